@@ -1,0 +1,1 @@
+"""Storyteller gRPC contract: Python stubs generated from the .proto files beside them."""
