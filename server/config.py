@@ -1,0 +1,210 @@
+"""Typed server configuration, merged from defaults, a TOML file, environment and flags.
+
+Later layers win: defaults < TOML file < environment (STORYTELLER_<SECTION>__<KEY>) <
+command-line flags. Every value remembers where it came from, so a bad value is
+reported with its source and key ("storyteller.toml: limits.max_new_tokens: ...")
+instead of a bare validation trace.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ENV_PREFIX = "STORYTELLER_"
+# Bundles shipped in the repository; the defaults when no model path is configured.
+SAMPLE_MODELS = Path(__file__).resolve().parent.parent / "samples" / "models"
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names its source and key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    address: str = Field("127.0.0.1:50051", description="host:port to listen on; port 0 picks a free one")
+    grace_period_s: float = Field(10.0, ge=0, description="how long in-flight calls may finish after SIGTERM")
+    max_concurrent_rpcs: int = Field(256, ge=1, description="calls served at once; more get RESOURCE_EXHAUSTED")
+    max_receive_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    max_send_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    # Keepalive: TurboLink (Unreal) pings idle connections; the server must permit pings
+    # without calls at a short interval or it closes the connection with GOAWAY.
+    keepalive_time_s: float = Field(60.0, gt=0, description="server pings idle clients this often")
+    keepalive_timeout_s: float = Field(20.0, gt=0, description="a ping unanswered this long closes the connection")
+    min_ping_interval_s: float = Field(10.0, gt=0, le=30, description="shortest client ping interval allowed")
+
+    @field_validator("address")
+    @classmethod
+    def _has_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError(f"expected host:port, got {value!r}")
+        return value
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class ModelSettings(_Section):
+    emotion: Path | None = Field(SAMPLE_MODELS / "emotion", description="emotion bundle folder; empty = none")
+    story: Path | None = Field(SAMPLE_MODELS / "story", description="generation bundle folder; empty = none")
+    intra_op_threads: int = Field(2, ge=1, description="onnxruntime threads inside one operator")
+    inter_op_threads: int = Field(1, ge=1, description="onnxruntime threads across operators")
+
+    @field_validator("emotion", "story", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
+class LimitSettings(_Section):
+    max_prompt_chars: int = Field(4000, ge=1)
+    max_prompt_tokens: int = Field(768, ge=1)
+    max_new_tokens: int = Field(256, ge=1)
+    max_candidates: int = Field(8, ge=1)
+    max_texts_per_classify: int = Field(64, ge=1)
+    max_text_chars: int = Field(2000, ge=1)
+    max_graph_bytes: int = Field(1024 * 1024, ge=1)
+    max_beats: int = Field(10_000, ge=1)
+    max_sessions: int = Field(10_000, ge=1)
+
+
+class AuthSettings(_Section):
+    tokens: tuple[str, ...] = Field((), description="accepted bearer tokens; empty = no authentication")
+
+    @field_validator("tokens", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(t.strip() for t in value.split(",") if t.strip())
+        return value
+
+
+class TlsSettings(_Section):
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    client_ca_file: Path | None = Field(None, description="set to require client certificates (mutual TLS)")
+
+    @model_validator(mode="after")
+    def _pairs(self) -> TlsSettings:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file must be set together")
+        if self.client_ca_file is not None and self.cert_file is None:
+            raise ValueError("client_ca_file needs cert_file and key_file")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert_file is not None
+
+
+class Settings(_Section):
+    server: ServerSettings = ServerSettings()
+    logging: LoggingSettings = LoggingSettings()
+    models: ModelSettings = ModelSettings()
+    limits: LimitSettings = LimitSettings()
+    auth: AuthSettings = AuthSettings()
+    tls: TlsSettings = TlsSettings()
+
+
+def _flatten(data: Mapping[str, Any], source: str) -> dict[str, tuple[Any, str]]:
+    """Maps "section.key" to (value, source); anything deeper stays a value of its key."""
+    flat: dict[str, tuple[Any, str]] = {}
+    for section, body in data.items():
+        if isinstance(body, Mapping):
+            for key, value in body.items():
+                flat[f"{section}.{key}"] = (value, source)
+        else:
+            flat[section] = (body, source)
+    return flat
+
+
+def _read_toml(path: Path) -> dict[str, tuple[Any, str]]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    flat = _flatten(data, str(path))
+    base = path.resolve().parent
+    for key in _path_keys() & flat.keys():
+        value, source = flat[key]
+        # Paths in a config file are relative to that file, not to the working directory.
+        if isinstance(value, str) and value:
+            flat[key] = (str(base / value), source)
+    return flat
+
+
+def _path_keys() -> set[str]:
+    """The "section.key" names whose values are file system paths."""
+    keys = set()
+    for section, section_field in Settings.model_fields.items():
+        for name, field in section_field.annotation.model_fields.items():
+            if field.annotation is Path or Path in get_args(field.annotation):
+                keys.add(f"{section}.{name}")
+    return keys
+
+
+def _source_of(loc: tuple[Any, ...], merged: Mapping[str, tuple[Any, str]]) -> str:
+    """Where the value at a validation error's location came from."""
+    key = ".".join(str(part) for part in loc[:2])
+    if key in merged:
+        return merged[key][1]
+    # A whole-section error (e.g. cert_file without key_file): any key of that section.
+    prefix = f"{loc[0]}." if loc else ""
+    return next((source for k, (_, source) in merged.items() if k.startswith(prefix)), "defaults")
+
+
+def _read_env(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
+    flat: dict[str, tuple[Any, str]] = {}
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX) and "__" in name:
+            section, key = name[len(ENV_PREFIX) :].lower().split("__", 1)
+            flat[f"{section}.{key}"] = (value, f"environment {name}")
+    return flat
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Builds Settings from the layers; raises ConfigError naming the source and key."""
+    environ = os.environ if environ is None else environ
+    merged: dict[str, tuple[Any, str]] = {}
+    if config_file is not None:
+        merged.update(_read_toml(config_file))
+    merged.update(_read_env(environ))
+    merged.update({key: (value, "command line") for key, value in (overrides or {}).items()})
+
+    nested: dict[str, Any] = {}
+    for key, (value, _) in merged.items():
+        section, _, field = key.partition(".")
+        if field:
+            nested.setdefault(section, {})[field] = value
+        else:
+            nested[section] = value
+    try:
+        return Settings.model_validate(nested)
+    except ValidationError as exc:
+        problems = [
+            f"{_source_of(e['loc'], merged)}: {'.'.join(str(p) for p in e['loc'][:2])}: {e['msg']}"
+            for e in exc.errors()
+        ]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from None

@@ -1,0 +1,1 @@
+"""Server interceptors: cross-cutting concerns kept out of the servicers."""

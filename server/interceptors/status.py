@@ -1,0 +1,144 @@
+"""Turns what a servicer raises into a status code, logs each call, and gates draining.
+
+Servicers only raise (server.errors, narrative's domain errors); this interceptor is the
+one place that decides the status code a client sees. Anything unexpected becomes
+INTERNAL with a generic message (the traceback goes to the log, not to the client).
+
+It also counts application calls in flight, so a graceful shutdown can wait for exactly
+those (health watchers and reflection are infrastructure and do not hold it up), and it
+refuses new application calls with UNAVAILABLE once draining has begun.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import grpc
+
+from server.errors import ServiceError, Unavailable
+from server.interceptors.wrapping import Streaming, Unary, call_unary, iterate_stream, rewrap
+
+log = logging.getLogger("storyteller.rpc")
+
+INFRASTRUCTURE_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+
+class InFlight:
+    """Counts application calls in progress; `wait_idle` resolves when none are left."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        self.count += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self._idle.set()
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """True when every call finished within `timeout` seconds."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+class StatusInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, domain_errors: Mapping[type[Exception], grpc.StatusCode] | None = None) -> None:
+        # Exceptions of layers that know nothing of gRPC (narrative/) and their codes.
+        self._domain_errors = dict(domain_errors or {})
+        self.in_flight = InFlight()
+        self.draining = False
+
+    def _status_for(self, exc: Exception, method: str) -> tuple[grpc.StatusCode, str]:
+        if isinstance(exc, ServiceError):
+            return exc.code, exc.message
+        if isinstance(exc, NotImplementedError):
+            return grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented in this server build"
+        for kind, code in self._domain_errors.items():
+            if isinstance(exc, kind):
+                return code, str(exc)
+        log.exception("unexpected error in %s", method, extra={"method": method})
+        return grpc.StatusCode.INTERNAL, "internal error; the server log has the details"
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Any],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or method.startswith(INFRASTRUCTURE_PREFIXES):
+            return handler
+
+        def unary(behaviour: Unary) -> Unary:
+            async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                started = self._start()
+                code = grpc.StatusCode.OK
+                try:
+                    self._refuse_if_draining()
+                    return await call_unary(behaviour, request, context)
+                except grpc.aio.AbortError:
+                    raise  # the servicer chose its status itself
+                except Exception as exc:  # noqa: BLE001 - every exception gets a status
+                    code, message = self._status_for(exc, method)
+                    await context.abort(code, message)
+                finally:
+                    self._finish(method, started, code, context)
+
+            return wrapped
+
+        def streaming(behaviour: Streaming) -> Streaming:
+            async def wrapped(request: Any, context: grpc.aio.ServicerContext):
+                started = self._start()
+                code = grpc.StatusCode.OK
+                try:
+                    self._refuse_if_draining()
+                    async for item in iterate_stream(behaviour, request, context):
+                        yield item
+                except asyncio.CancelledError:
+                    code = grpc.StatusCode.CANCELLED
+                    raise
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:  # noqa: BLE001
+                    code, message = self._status_for(exc, method)
+                    await context.abort(code, message)
+                finally:
+                    self._finish(method, started, code, context)
+
+            return wrapped
+
+        return rewrap(handler, unary, streaming)
+
+    def _refuse_if_draining(self) -> None:
+        if self.draining:
+            raise Unavailable("server is shutting down; retry on another instance")
+
+    def _start(self) -> float:
+        self.in_flight.enter()
+        return time.perf_counter()
+
+    def _finish(self, method: str, started: float, code: grpc.StatusCode, context: grpc.aio.ServicerContext) -> None:
+        self.in_flight.leave()
+        if code is grpc.StatusCode.OK:
+            if context.cancelled():
+                code = grpc.StatusCode.CANCELLED
+            elif context.code() is not None:
+                code = context.code()
+        log.info(
+            "rpc %s %s",
+            method,
+            code.name,
+            extra={"method": method, "code": code.name, "ms": round((time.perf_counter() - started) * 1000, 2)},
+        )

@@ -1,0 +1,1 @@
+"""gRPC servicers: translate proto <-> domain and raise server.errors; no logic here."""
