@@ -1,0 +1,70 @@
+"""Fixtures that run a real server on 127.0.0.1 with an ephemeral port."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from server.app import StorytellerServer
+from server.config import Settings, load_settings
+
+# No models unless a test asks: the contract and lifecycle do not depend on them.
+BASE = {"server.address": "127.0.0.1:0", "models.emotion": "", "models.story": "", "server.grace_period_s": 2}
+
+
+def make_settings(**overrides: Any) -> Settings:
+    return load_settings(None, environ={}, overrides={**BASE, **{k.replace("__", "."): v for k, v in overrides.items()}})
+
+
+async def wait_serving(channel: grpc.aio.Channel, service: str = "", timeout: float = 10.0) -> int:
+    """Watches health until `service` is SERVING; returns the last status seen."""
+    stub = health_pb2_grpc.HealthStub(channel)
+    call = stub.Watch(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+    status = health_pb2.HealthCheckResponse.UNKNOWN
+    async for response in call:
+        status = response.status
+        if status == health_pb2.HealthCheckResponse.SERVING:
+            call.cancel()
+            break
+    return status
+
+
+async def check(channel: grpc.aio.Channel, service: str = "") -> int:
+    response = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service))
+    return response.status
+
+
+@pytest.fixture
+async def start_server() -> AsyncIterator[Callable[..., Any]]:
+    """Starts servers with given settings; stops all of them after the test."""
+    servers: list[StorytellerServer] = []
+
+    async def start(settings: Settings | None = None, before_start: Callable[[StorytellerServer], None] | None = None):
+        server = StorytellerServer.create(settings or make_settings())
+        if before_start:
+            before_start(server)
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.shutdown()
+
+
+@pytest.fixture
+async def channel_to() -> AsyncIterator[Callable[[StorytellerServer], grpc.aio.Channel]]:
+    channels: list[grpc.aio.Channel] = []
+
+    def open_channel(server: StorytellerServer) -> grpc.aio.Channel:
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+        channels.append(channel)
+        return channel
+
+    yield open_channel
+    for channel in channels:
+        await channel.close()

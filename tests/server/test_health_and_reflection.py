@@ -1,0 +1,80 @@
+"""Health per service and server reflection, through a real channel on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import grpc
+from grpc_health.v1 import health_pb2
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+from server.app import NARRATIVE_SERVICE, STORY_SERVICE
+from storyteller.v1 import story_pb2, story_pb2_grpc
+from tests.server.conftest import check, make_settings, wait_serving
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def write_bundle(folder, **manifest) -> None:
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+async def test_health_reaches_serving_for_server_and_each_service(start_server, channel_to):
+    server = await start_server()
+    channel = channel_to(server)
+    assert await wait_serving(channel, "") == SERVING
+    assert await check(channel, STORY_SERVICE) == SERVING
+    assert await check(channel, NARRATIVE_SERVICE) == SERVING
+
+
+async def test_story_service_not_serving_while_its_model_is_missing(start_server, channel_to, tmp_path):
+    server = await start_server(make_settings(models__emotion=str(tmp_path / "nowhere")))
+    channel = channel_to(server)
+    assert await wait_serving(channel, NARRATIVE_SERVICE) == SERVING
+    await server.wait_models_loaded()
+    # Loading finished (it failed): the story service and the server as a whole stay down.
+    assert "model bundle folder not found" in server.registry.failures["emotion"]
+    assert await check(channel, STORY_SERVICE) == NOT_SERVING
+    assert await check(channel, "") == NOT_SERVING
+
+
+async def test_loaded_bundle_turns_story_service_serving_and_is_described(start_server, channel_to, tmp_path):
+    write_bundle(tmp_path / "emo", name="tiny-emotion", task="emotion", quantization="int8", labels=["joy", "neutral"])
+    server = await start_server(make_settings(models__emotion=str(tmp_path / "emo")))
+    channel = channel_to(server)
+    assert await wait_serving(channel, STORY_SERVICE) == SERVING
+    models = (await story_pb2_grpc.StoryServiceStub(channel).DescribeModels(story_pb2.DescribeModelsRequest())).models
+    assert [(m.name, m.task, m.quantization, list(m.labels)) for m in models] == [
+        ("tiny-emotion", "emotion", "int8", ["joy", "neutral"])
+    ]
+
+
+async def test_bundle_with_wrong_task_is_refused(start_server, channel_to, tmp_path):
+    write_bundle(tmp_path / "emo", name="a-generator", task="generation")
+    server = await start_server(make_settings(models__emotion=str(tmp_path / "emo")))
+    channel = channel_to(server)
+    await server.wait_models_loaded()
+    assert "task is 'generation'" in server.registry.failures["emotion"]
+    assert await check(channel, STORY_SERVICE) == NOT_SERVING
+
+
+async def test_reflection_lists_both_services_and_health(start_server):
+    server = await start_server()
+    # The reflection client is synchronous; it runs against the same server.
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        services = await asyncio.to_thread(lambda: ProtoReflectionDescriptorDatabase(channel).get_services())
+    assert {STORY_SERVICE, NARRATIVE_SERVICE, "grpc.health.v1.Health"} <= set(services)
+
+
+async def test_capabilities_not_built_yet_answer_unimplemented(start_server, channel_to):
+    server = await start_server()
+    stub = story_pb2_grpc.StoryServiceStub(channel_to(server))
+    try:
+        await stub.Generate(story_pb2.GenerateRequest(prompt="Once"))
+    except grpc.aio.AioRpcError as exc:
+        assert exc.code() == grpc.StatusCode.UNIMPLEMENTED
+    else:
+        raise AssertionError("Generate should not succeed yet")
