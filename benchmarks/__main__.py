@@ -1,0 +1,10 @@
+"""Runs every benchmark module in turn (`python -m benchmarks [NAME...]`)."""
+
+import importlib
+import sys
+
+BENCHMARKS = ["startup"]
+
+for name in sys.argv[1:] or BENCHMARKS:
+    print(f"\n== {name} ==", flush=True)
+    importlib.import_module(f"benchmarks.{name}").main()
