@@ -1,0 +1,1 @@
+"""Persistence of plot graphs and playthrough sessions behind a small interface."""
