@@ -1,0 +1,100 @@
+"""Loading plot graphs from files or text, with errors a designer can act on.
+
+Every problem becomes a `Diagnostic` at file:line:column with a stable code (see
+`narrative.diagnostics.CODE_TABLE`). All problems of a stage are collected, not just the first,
+and a graph with any error loads nothing: `GraphLoadError` carries the whole list. The stages are
+syntax, then schema, then references and conditions; a later stage needs the earlier one clean
+(references cannot be resolved in a document whose shape is wrong).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from narrative.diagnostics import Code, Diagnostic
+from narrative.errors import GraphLoadError
+from narrative.graph import PlotGraph
+from narrative.index import GraphIndex
+from narrative.integrity import check_spec
+from narrative.schema import PlotGraphSpec
+from narrative.yaml_source import SourceDocument, diagnostic_at, read_source
+
+
+def load_graph(path: str | Path) -> PlotGraph:
+    """Load a `.yaml`/`.yml` or `.json` graph file; raises `GraphLoadError` listing every problem."""
+    path = Path(path)
+    return load_graph_text(path.read_text(encoding="utf-8"), str(path))
+
+
+def load_graph_text(text: str, filename: str = "<graph>.yaml") -> PlotGraph:
+    """Load a graph sent as text (e.g. over the wire); `filename` labels diagnostics and picks
+    JSON parsing when it ends in `.json`."""
+    graph, diagnostics = analyse_graph_text(text, filename)
+    if graph is None:
+        raise GraphLoadError(diagnostics)
+    return graph
+
+
+def analyse_graph_text(
+    text: str, filename: str = "<graph>.yaml"
+) -> tuple[PlotGraph | None, list[Diagnostic]]:
+    """The graph (None if any error) and the diagnostics, sorted by position; for validation
+    endpoints that report problems without raising."""
+    document, diagnostics = read_source(text, filename)
+    if document is None:
+        return None, diagnostics
+    try:
+        spec = PlotGraphSpec.model_validate(document.data)
+    except ValidationError as error:
+        diagnostics += [_schema_diagnostic(detail, document) for detail in error.errors()]
+        return None, _sorted(diagnostics)
+    index = GraphIndex(spec)
+    conditions, findings = check_spec(spec, index)
+    for finding in findings:
+        line, column = document.position(finding.path, offset=finding.offset)
+        diagnostics.append(diagnostic_at(finding.code, finding.message, filename, line, column))
+    if diagnostics:
+        return None, _sorted(diagnostics)
+    return PlotGraph(spec, conditions), []
+
+
+def dump_graph(graph: PlotGraph) -> str:
+    """YAML text of the graph; loading it gives back an equal `graph.spec`."""
+    data = graph.spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _schema_diagnostic(detail: ErrorDetails, document: SourceDocument) -> Diagnostic:
+    loc = detail["loc"]
+    kind = detail["type"]
+    if kind == "missing":
+        code, at_key = Code.MISSING_FIELD, False
+        message = f"missing field {loc[-1]!r}"
+    elif kind == "extra_forbidden":
+        code, at_key = Code.UNKNOWN_FIELD, True
+        message = f"unknown field {loc[-1]!r}"
+    else:
+        code, at_key = Code.INVALID_VALUE, False
+        message = detail["msg"]
+        if kind == "union_tag_invalid":
+            ctx = detail["ctx"]
+            message = f"unknown {ctx['discriminator']} {ctx['tag']!r}; expected one of {ctx['expected_tags']}"
+    _, _, matched = document.resolve(loc)
+    where = _dotted(matched[:-1] if kind == "extra_forbidden" else matched)
+    line, column = document.position(loc, at_key=at_key)
+    return diagnostic_at(code, f"{where}: {message}" if where else message, document.filename, line, column)
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    text = ""
+    for element in path:
+        text += f"[{element}]" if isinstance(element, int) else f".{element}" if text else str(element)
+    return text
+
+
+def _sorted(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    return sorted(diagnostics, key=lambda d: (d.line, d.column, d.code))
