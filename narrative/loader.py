@@ -64,7 +64,12 @@ def analyse_graph_text(
 
 def dump_graph(graph: PlotGraph) -> str:
     """YAML text of the graph; loading it gives back an equal `graph.spec`."""
-    data = graph.spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    return dump_spec(graph.spec)
+
+
+def dump_spec(spec: PlotGraphSpec) -> str:
+    """YAML text of a spec that may not be checked yet (e.g. fresh from an import)."""
+    data = spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 

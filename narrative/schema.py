@@ -206,6 +206,7 @@ class Beat(StrictModel):
     style: StyleName | None = Field(default=None, description="Overrides the story's style.")
     ending: bool = False
     ending_kind: EndingKind | None = None
+    tags: list[str] = Field(default_factory=list, description="Free labels for tools, e.g. Twine passage tags.")
 
     @model_validator(mode="after")
     def _kind_only_on_endings(self) -> Beat:

@@ -73,7 +73,7 @@ def test_start_session_enters_start_beat(lighthouse):
     assert state.present == ["constable"]
     assert state.emotions["keeper"] == EmotionVector(fear=0.4, sadness=0.5)
     assert state.relationship("keeper", "smuggler", "fear") == 0.6
-    assert state.variables == {"clues": 0, "lamp_lit": False, "storm": 0.2, "accused": ""}
+    assert state.variables == {"clues": 0, "lamp_lit": False, "storm": 0.2}
 
 
 def test_available_choices_evaluate_conditions(village, lighthouse):

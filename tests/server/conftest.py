@@ -13,7 +13,14 @@ from server.app import StorytellerServer
 from server.config import Settings, load_settings
 
 # No models unless a test asks: the contract and lifecycle do not depend on them.
-BASE = {"server.address": "127.0.0.1:0", "models.emotion": "", "models.story": "", "server.grace_period_s": 2}
+BASE = {
+    "server.address": "127.0.0.1:0",
+    "models.emotion": "",
+    "models.story": "",
+    "server.grace_period_s": 2,
+    "narrative.database": ":memory:",
+    "narrative.graphs": "",
+}
 
 
 def make_settings(**overrides: Any) -> Settings:

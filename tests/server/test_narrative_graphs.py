@@ -1,0 +1,84 @@
+"""NarrativeService graph RPCs: validate, load, list, limits, and graphs kept across restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import pytest
+
+from storyteller.v1 import narrative_pb2, narrative_pb2_grpc
+from tests.server.conftest import make_settings
+
+DATA = Path(__file__).parent / "data"
+TWO_DOORS = (DATA / "two_doors.yaml").read_text()
+SAMPLES = Path(__file__).parents[2] / "samples" / "graphs"
+
+
+async def narrative(start_server, channel_to, **settings):
+    server = await start_server(make_settings(**settings))
+    return server, narrative_pb2_grpc.NarrativeServiceStub(channel_to(server))
+
+
+async def test_validate_reports_each_problem_with_its_location(start_server, channel_to):
+    _, stub = await narrative(start_server, channel_to)
+    broken = TWO_DOORS.replace("to: vault, text: Unlock", "to: vaultt, text: Unlock")
+    response = await stub.ValidateGraph(narrative_pb2.ValidateGraphRequest(source=broken, filename="quests/doors.yaml"))
+    assert not response.ok
+    [problem] = response.diagnostics
+    assert (problem.code, problem.severity, problem.file) == ("E007", narrative_pb2.SEVERITY_ERROR, "quests/doors.yaml")
+    line = next(n for n, text in enumerate(broken.splitlines(), start=1) if "vaultt" in text)
+    column = broken.splitlines()[line - 1].index("vaultt") + 1
+    assert (problem.line, problem.column) == (line, column) and "vaultt" in problem.message
+    assert (await stub.ValidateGraph(narrative_pb2.ValidateGraphRequest(source=TWO_DOORS))).ok
+
+
+async def test_load_refuses_a_broken_graph_and_keeps_nothing(start_server, channel_to):
+    _, stub = await narrative(start_server, channel_to)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.LoadGraph(narrative_pb2.LoadGraphRequest(source=TWO_DOORS.replace("has_key", "has key", 1)))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "graph.yaml:" in caught.value.details()
+    assert list((await stub.ListGraphs(narrative_pb2.ListGraphsRequest())).graphs) == []
+
+
+async def test_load_then_list(start_server, channel_to):
+    _, stub = await narrative(start_server, channel_to)
+    loaded = (await stub.LoadGraph(narrative_pb2.LoadGraphRequest(source=TWO_DOORS))).graph
+    assert (loaded.graph_id, loaded.beat_count, loaded.choice_count) == ("two_doors", 4, 4)
+    assert list(loaded.ending_ids) == ["vault", "street"] and list(loaded.character_ids) == ["guard"]
+    listed = (await stub.ListGraphs(narrative_pb2.ListGraphsRequest())).graphs
+    assert [g.graph_id for g in listed] == ["two_doors"]
+
+
+@pytest.mark.parametrize(
+    ("source", "settings", "detail"),
+    [
+        ("", {}, "source: graph source is empty"),
+        (TWO_DOORS, {"limits__max_graph_bytes": 100}, "the limit is 100"),
+        (TWO_DOORS, {"limits__max_beats": 3}, "graph has 4 beats; the limit is 3"),
+    ],
+)
+async def test_graph_limits_are_invalid_argument(start_server, channel_to, source, settings, detail):
+    _, stub = await narrative(start_server, channel_to, **settings)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.LoadGraph(narrative_pb2.LoadGraphRequest(source=source))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert detail in caught.value.details()
+
+
+async def test_configured_graph_folders_load_at_startup(start_server, channel_to):
+    server, stub = await narrative(start_server, channel_to, narrative__graphs=str(SAMPLES))
+    await server.wait_graphs_loaded()
+    ids = {g.graph_id for g in (await stub.ListGraphs(narrative_pb2.ListGraphsRequest())).graphs}
+    assert "lighthouse_mystery" in ids
+
+
+async def test_graphs_loaded_by_clients_survive_a_restart(start_server, channel_to, tmp_path):
+    database = str(tmp_path / "sessions.sqlite3")
+    server, stub = await narrative(start_server, channel_to, narrative__database=database)
+    await stub.LoadGraph(narrative_pb2.LoadGraphRequest(source=TWO_DOORS, filename="doors.yaml"))
+    await server.shutdown()
+    server, stub = await narrative(start_server, channel_to, narrative__database=database)
+    await server.wait_graphs_loaded()
+    assert [g.graph_id for g in (await stub.ListGraphs(narrative_pb2.ListGraphsRequest())).graphs] == ["two_doors"]
