@@ -14,9 +14,9 @@ $(BIN)/.serve-installed: pyproject.toml setup.py $(wildcard proto/storyteller/v1
 	$(BIN)/python -m pip install -e .
 	touch $@
 
-# Everything, for tests and offline model work: + export extra (torch==2.13.0 CPU), dev tools.
+# Everything, for tests and offline work: + export (torch==2.13.0 CPU), graph pictures, dev tools.
 $(BIN)/.dev-installed: $(BIN)/.serve-installed
-	$(BIN)/python -m pip install -e ".[export,dev]"
+	$(BIN)/python -m pip install -e ".[export,graph,dev]"
 	$(BIN)/python -m pip check
 	touch $@
 

@@ -60,7 +60,8 @@ def test_passages_without_links_are_endings() -> None:
 def test_summary_keeps_prose_drops_link_lines_and_keeps_tags() -> None:
     hall = import_twee(CELLAR, "cellar.twee").beats[0]
 
-    assert hall.summary == "A draughty hall. A cellar door stands ajar.\n[twine tags: dark indoor]"
+    assert hall.summary == "A draughty hall. A cellar door stands ajar."
+    assert hall.tags == ["dark", "indoor"]
 
 
 def test_script_and_stylesheet_passages_are_not_beats() -> None:
@@ -84,7 +85,8 @@ def test_start_passage_defaults_to_start_without_storydata() -> None:
 
 
 def test_header_escapes_and_sugarcube_setters() -> None:
-    source = ":: Start\n[[Open it|A \\[locked\\] box][$opened to true]]\n\n:: A \\[locked\\] box\nInside, nothing.\n"
+    # In headers, brackets are escaped; in links they are written as they are.
+    source = ":: Start\n[[Open it|A [locked] box][$opened to true]]\n\n:: A \\[locked\\] box\nInside, nothing.\n"
 
     spec = import_twee(source, "box.twee")
 
@@ -150,6 +152,7 @@ def test_duplicate_passage_names_are_reported_at_the_second() -> None:
 
 
 def test_every_problem_is_reported_in_line_order() -> None:
-    issues = _issues(":: Start [open\n\n:: Hall\n[[nowhere]]\n\n:: Hall\nAgain.\n")
+    issues = _issues(":: Start\n[[Hall]]\n\n:: Hall\n[[nowhere]]\n\n:: Hall\nAgain.\n\n:: Notes [draft\nScratch.\n")
 
-    assert [line for line, _ in issues] == [1, 4, 6]
+    assert [line for line, _ in issues] == [5, 7, 10]
+    assert "not closed" in issues[2][1]
