@@ -199,7 +199,7 @@ def train_emotion(config: EmotionTrainConfig, resume: bool = False) -> dict:
             model.save_pretrained(best)
             tokenizer.save_pretrained(best)
             (best / THRESHOLDS_FILE).write_text(
-                json.dumps({label: float(t) for label, t in zip(FINE_LABELS, thresholds)}, indent=2)
+                json.dumps({label: round(float(t), 4) for label, t in zip(FINE_LABELS, thresholds)}, indent=2)
             )
         torch.save(
             {

@@ -1,18 +1,22 @@
 """Reading a model bundle: a folder with ONNX file(s), a tokenizer and manifest.json.
 
 The server refuses a bundle it cannot trust with a message that says which file and
-which field, before any client call depends on it.
+which field, before any client call depends on it. The writer is export/manifest.py (export
+may not import server); tests/export proves this reader accepts what that writer writes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 MANIFEST = "manifest.json"
+TOKENIZER = "tokenizer.json"
+_CHUNK = 1 << 20
 
 
 class BundleError(ValueError):
@@ -31,9 +35,20 @@ class BundleManifest(BaseModel):
     name: str
     task: Literal["emotion", "generation"]
     quantization: str = "none"
-    labels: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list, description="label names by class id (position = id)")
+    thresholds: dict[str, float] = Field(default_factory=dict, description="label -> probability; absent: 0.5")
+    multi_label: bool = False
     control_tokens: ControlTokens = ControlTokens()
+    special_tokens: dict[str, int] = Field(default_factory=dict, description="pad/bos/eos_token_id")
     max_context: int = 0
+    model_file: str = Field(description="the ONNX graph, relative to the bundle folder")
+    inputs: list[str] = Field(description="the ONNX graph's input names, as the session must report them")
+    outputs: list[str] = Field(description="the ONNX graph's output names")
+    opset: int | None = None
+    quantization_settings: dict[str, Any] | None = None
+    files: dict[str, str] = Field(description="path relative to the bundle -> sha256 of every file but the manifest")
+    tools: dict[str, str] = Field(default_factory=dict, description="package -> version that built the bundle")
+    parity: dict[str, Any] = Field(default_factory=dict, description="ONNX vs torch figures measured at export")
 
 
 def read_manifest(folder: Path) -> BundleManifest:
@@ -51,3 +66,32 @@ def read_manifest(folder: Path) -> BundleManifest:
     except ValidationError as exc:
         fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise BundleError(f"{path}: {fields}") from None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_files(folder: Path, manifest: BundleManifest) -> None:
+    """Every declared file present with its sha256; the model and tokenizer.json among them.
+
+    Checked before onnxruntime opens anything, so a truncated copy or a swapped model file is
+    reported as such rather than as an obscure graph error or, worse, served.
+    """
+    path = folder / MANIFEST
+    for required, field in ((manifest.model_file, "model_file"), (TOKENIZER, "tokenizer")):
+        if required not in manifest.files:
+            raise BundleError(f"{path}: files: no entry for {required} ({field}); the bundle must declare it")
+    for name, expected in manifest.files.items():
+        file = folder / name
+        if folder.resolve() not in file.resolve().parents:
+            raise BundleError(f"{path}: files: {name!r} points outside the bundle folder")
+        if not file.is_file():
+            raise BundleError(f"{file}: missing (listed in {MANIFEST} files)")
+        actual = _sha256(file)
+        if actual != expected.lower():
+            raise BundleError(f"{file}: sha256 mismatch: {MANIFEST} files says {expected}, the file has {actual}")

@@ -1,0 +1,254 @@
+"""Step 3: does the ONNX model still compute what the torch model computes?
+
+Every candidate (ORT fp32, ORT int8) is compared with torch eager on the same token ids:
+max |logit difference| and top-1 agreement; for generation also greedy continuations (torch
+with its KV cache vs ORT with the exported one); for emotion, macro-F1 on a labelled file.
+The full-precision candidate must be within tolerance (export bugs show up there); the int8
+figures are reported, because some loss is the price of int8 and is judged by a person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from tqdm import tqdm
+
+from export.errors import ExportError, ParityError
+from export.labelled import LabelledTexts
+from export.metrics import macro_f1
+from export.onnx_export import Device
+from export.ort_decoder import OrtDecoder
+from export.ort_session import open_session
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+DEFAULT_TEXTS: tuple[str, ...] = (
+    "The old lighthouse keeper had not seen a ship in forty years.",
+    "I can't believe you lied to me again!",
+    "Thank you so much, this means the world to me.",
+    "The dragon slept beneath the mountain, dreaming of gold.",
+    "Why would anyone leave the gate open at night?",
+    "She laughed until tears ran down her face.",
+    "I'm scared. Something is moving in the dark.",
+    "Fine. Whatever. Do what you want.",
+)
+GREEDY_TOKENS = 32
+EVAL_BATCH = 32
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    atol: float = 1e-4  # max |logit difference| for the full-precision model
+    min_top1: float = 0.99  # leaves room for exact ties, which rounding may break either way
+
+
+# fp16 rounds logits at about 1e-3 relative: the GPU export gets a looser default.
+FP16_TOLERANCE = Tolerance(atol=5e-2, min_top1=0.95)
+
+
+def default_tolerance(device: Device) -> Tolerance:
+    return FP16_TOLERANCE if device == "cuda" else Tolerance()
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One ORT candidate against torch eager."""
+
+    variant: str  # "ort-fp32", "ort-fp16" or "ort-int8"
+    max_abs_logit_diff: float
+    top1_agreement: float
+    greedy_agreement: float | None = None  # share of the greedy tokens before the first divergence
+    macro_f1: float | None = None
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    task: str
+    samples: int
+    comparisons: list[Comparison]
+    tokenizer_agreement: float  # share of sample texts that tokenizer.json encodes like transformers
+    greedy_tokens: int | None = None
+    eval_file: str | None = None
+    eval_samples: int | None = None
+
+    @property
+    def macro_f1_delta(self) -> float | None:
+        """int8 minus full precision, on the labelled file."""
+        scores = [c.macro_f1 for c in self.comparisons]
+        if len(scores) < 2 or None in scores:
+            return None
+        return scores[-1] - scores[0]
+
+    def as_manifest(self) -> dict[str, Any]:
+        return {**asdict(self), "macro_f1_delta": self.macro_f1_delta}
+
+    def table(self) -> str:
+        columns = [("max|Δlogit|", "max_abs_logit_diff", "{:.2e}"), ("top-1", "top1_agreement", "{:.1%}")]
+        if self.greedy_tokens:
+            columns.append((f"greedy@{self.greedy_tokens}", "greedy_agreement", "{:.1%}"))
+        if self.eval_file:
+            columns.append(("macro-F1", "macro_f1", "{:.4f}"))
+        header = f"{'vs torch, ' + str(self.samples) + ' samples':<24}" + "".join(f"{c[0]:>14}" for c in columns)
+        rows = [header] + [
+            f"{c.variant:<24}" + "".join(f"{fmt.format(getattr(c, key)):>14}" for _, key, fmt in columns)
+            for c in self.comparisons
+        ]
+        rows.append(f"tokenizer.json agrees with transformers on {self.tokenizer_agreement:.0%} of samples")
+        if self.macro_f1_delta is not None:
+            rows.append(
+                f"macro-F1 int8 - fp32: {self.macro_f1_delta:+.4f} on {self.eval_file} ({self.eval_samples} texts)"
+            )
+        return "\n".join(rows)
+
+
+def check_reference(report: ParityReport, tolerance: Tolerance) -> None:
+    """Raises ParityError when the full-precision model or the tokenizer is off."""
+    ref = report.comparisons[0]
+    problems = []
+    if not ref.max_abs_logit_diff <= tolerance.atol:  # `not <=` also catches NaN
+        diff = ref.max_abs_logit_diff
+        problems.append(f"{ref.variant}: max |logit diff| vs torch {diff:.3e} > atol {tolerance.atol:.1e}")
+    if ref.top1_agreement < tolerance.min_top1:
+        top1 = ref.top1_agreement
+        problems.append(f"{ref.variant}: top-1 agreement with torch {top1:.1%} < {tolerance.min_top1:.1%}")
+    if report.tokenizer_agreement < 1.0:
+        problems.append(
+            f"tokenizer.json encodes {1 - report.tokenizer_agreement:.0%} of the samples differently from transformers"
+        )
+    if problems:
+        raise ParityError("parity check failed: " + "; ".join(problems))
+
+
+def tokenizer_agreement(tokenizer: PreTrainedTokenizerFast, tokenizer_file: Path, texts: Sequence[str]) -> float:
+    """What the server will run (tokenizer.json through `tokenizers`) against transformers' tokenizer."""
+    from tokenizers import Tokenizer
+
+    served = Tokenizer.from_file(str(tokenizer_file))
+    same = sum(served.encode(text).ids == tokenizer(text)["input_ids"] for text in texts)
+    return same / len(texts)
+
+
+def _logit_figures(reference: np.ndarray, candidate: np.ndarray) -> tuple[float, float]:
+    diff = float(np.abs(reference - candidate).max())
+    top1 = float((reference.argmax(-1) == candidate.argmax(-1)).mean())
+    return diff, top1
+
+
+def _classify(session: ort.InferenceSession, encoded: Mapping[str, np.ndarray]) -> np.ndarray:
+    names = [i.name for i in session.get_inputs()]
+    missing = [name for name in names if name not in encoded]
+    if missing:
+        raise ExportError(f"the emotion model needs inputs {missing} that the tokenizer does not produce")
+    (logits,) = session.run(["logits"], {name: encoded[name] for name in names})
+    return logits.astype(np.float32)
+
+
+def _eval_f1(
+    session: ort.InferenceSession, tokenizer: PreTrainedTokenizerFast, data: LabelledTexts, label: str
+) -> float:
+    predictions = []
+    for start in tqdm(range(0, len(data.texts), EVAL_BATCH), desc=f"macro-F1 {label}", unit="batch", leave=False):
+        batch = tokenizer(data.texts[start : start + EVAL_BATCH], padding=True, truncation=True, return_tensors="np")
+        probabilities = 1 / (1 + np.exp(-_classify(session, batch)))
+        predictions.append(probabilities >= data.thresholds)
+    return macro_f1(data.targets, np.concatenate(predictions))
+
+
+def emotion_parity(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerFast,
+    candidates: Mapping[str, Path],
+    texts: Sequence[str],
+    tokenizer_file: Path,
+    labelled: LabelledTexts | None = None,
+    device: Device = "cpu",
+    threads: int = 2,
+) -> ParityReport:
+    """`candidates`: variant -> ONNX file, full precision first."""
+    import torch
+
+    encoded = tokenizer(list(texts), padding=True, truncation=True, return_tensors="np")
+    with torch.inference_mode():
+        reference = model(**{k: torch.from_numpy(v) for k, v in encoded.items()}).logits.float().numpy()
+    comparisons = []
+    for variant, path in candidates.items():
+        session = open_session(path, device, threads)
+        diff, top1 = _logit_figures(reference, _classify(session, encoded))
+        f1 = _eval_f1(session, tokenizer, labelled, variant) if labelled else None
+        comparisons.append(Comparison(variant, diff, top1, macro_f1=f1))
+    return ParityReport(
+        task="emotion",
+        samples=len(texts),
+        comparisons=comparisons,
+        tokenizer_agreement=tokenizer_agreement(tokenizer, tokenizer_file, texts),
+        eval_file=str(labelled.path) if labelled else None,
+        eval_samples=len(labelled.texts) if labelled else None,
+    )
+
+
+def torch_greedy(model: PreTrainedModel, input_ids: np.ndarray, new_tokens: int) -> list[int]:
+    """Argmax decoding with the model's own KV cache; like OrtDecoder.greedy, EOS does not stop it."""
+    import torch
+
+    with torch.inference_mode():
+        output = model(input_ids=torch.from_numpy(input_ids), use_cache=True)
+        tokens = [int(output.logits[0, -1].argmax())]
+        while len(tokens) < new_tokens:
+            step = torch.tensor([[tokens[-1]]])
+            output = model(input_ids=step, past_key_values=output.past_key_values, use_cache=True)
+            tokens.append(int(output.logits[0, -1].argmax()))
+    return tokens
+
+
+def _prefix_agreement(reference: list[int], candidate: list[int]) -> float:
+    same = next((i for i, (a, b) in enumerate(zip(reference, candidate, strict=True)) if a != b), len(reference))
+    return same / len(reference)
+
+
+def generation_parity(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerFast,
+    candidates: Mapping[str, Path],
+    prompts: Sequence[str],
+    tokenizer_file: Path,
+    device: Device = "cpu",
+    threads: int = 2,
+    new_tokens: int = GREEDY_TOKENS,
+) -> ParityReport:
+    """Prompt logits (one forward pass, empty cache) and greedy continuations, prompt by prompt."""
+    import torch
+
+    ids = [tokenizer(prompt, return_tensors="np")["input_ids"] for prompt in prompts]
+    references = []
+    with torch.inference_mode():
+        for prompt_ids in tqdm(ids, desc="torch reference", unit="prompt", leave=False):
+            logits = model(input_ids=torch.from_numpy(prompt_ids)).logits[0].float().numpy()
+            references.append((logits, torch_greedy(model, prompt_ids, new_tokens)))
+    comparisons = []
+    for variant, path in candidates.items():
+        decoder = OrtDecoder(open_session(path, device, threads))
+        diffs, top1s, agreements = [], [], []
+        for prompt_ids, (ref_logits, ref_tokens) in tqdm(
+            list(zip(ids, references, strict=True)), desc=variant, unit="prompt", leave=False
+        ):
+            logits, _ = decoder.step(prompt_ids, decoder.empty_past(1))
+            diff, top1 = _logit_figures(ref_logits, logits[0])
+            diffs.append(diff)
+            top1s.append(top1)
+            agreements.append(_prefix_agreement(ref_tokens, decoder.greedy(prompt_ids, new_tokens)))
+        comparisons.append(
+            Comparison(variant, max(diffs), float(np.mean(top1s)), greedy_agreement=float(np.mean(agreements)))
+        )
+    return ParityReport(
+        task="generation",
+        samples=len(prompts),
+        comparisons=comparisons,
+        tokenizer_agreement=tokenizer_agreement(tokenizer, tokenizer_file, prompts),
+        greedy_tokens=new_tokens,
+    )
