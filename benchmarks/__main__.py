@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ["startup"]
+BENCHMARKS = ["startup", "emotion_server"]
 
 for name in sys.argv[1:] or BENCHMARKS:
     print(f"\n== {name} ==", flush=True)

@@ -20,11 +20,24 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from narrative.errors import (
+    ChoiceUnavailableError,
+    ExpressionError,
+    GraphLoadError,
+    InvalidEventError,
+    UnknownReferenceError,
+)
+
 from server.config import ServerSettings, Settings, TlsSettings
 from server.interceptors.auth import AuthInterceptor
 from server.interceptors.status import StatusInterceptor
 from server.models.registry import ModelRegistry
+from server.models.served import ServedModels
+from server.services.narrative import NarrativeServicer
 from server.services.story import StoryServicer
+from server.sessions.catalog import GraphCatalog
+from server.sessions.manager import SessionManager
+from server.sessions.store import SqliteStore
 from storyteller.v1 import narrative_pb2, narrative_pb2_grpc, story_pb2, story_pb2_grpc
 
 log = logging.getLogger("storyteller.server")
@@ -35,6 +48,15 @@ SERVICES = (STORY_SERVICE, NARRATIVE_SERVICE)
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+# narrative/ knows nothing of gRPC: its errors get their status codes here.
+DOMAIN_ERRORS = {
+    GraphLoadError: grpc.StatusCode.INVALID_ARGUMENT,
+    InvalidEventError: grpc.StatusCode.INVALID_ARGUMENT,
+    ExpressionError: grpc.StatusCode.INVALID_ARGUMENT,
+    UnknownReferenceError: grpc.StatusCode.NOT_FOUND,
+    ChoiceUnavailableError: grpc.StatusCode.FAILED_PRECONDITION,
+}
 
 
 def channel_options(server: ServerSettings) -> list[tuple[str, int]]:
@@ -70,15 +92,19 @@ class StorytellerServer:
     health: HealthServicer
     status: StatusInterceptor
     registry: ModelRegistry
+    models: ServedModels
+    store: SqliteStore
+    catalog: GraphCatalog
     port: int = 0
     _ready: dict[str, bool] = field(default_factory=dict)
     _tasks: set[asyncio.Task] = field(default_factory=set)
     _stopped: asyncio.Event = field(default_factory=asyncio.Event)
     _models_loaded: asyncio.Event = field(default_factory=asyncio.Event)
+    _graphs_loaded: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
     def create(cls, settings: Settings) -> StorytellerServer:
-        status = StatusInterceptor()
+        status = StatusInterceptor(DOMAIN_ERRORS)
         interceptors: list[grpc.aio.ServerInterceptor] = [status]
         if settings.auth.tokens:
             interceptors.insert(0, AuthInterceptor(settings.auth.tokens))
@@ -88,12 +114,13 @@ class StorytellerServer:
             maximum_concurrent_rpcs=settings.server.max_concurrent_rpcs,
         )
         registry = ModelRegistry()
+        models = ServedModels()
+        store = SqliteStore(settings.narrative.database)
+        catalog = GraphCatalog(store, settings.limits)
         health = HealthServicer()
-        story_pb2_grpc.add_StoryServiceServicer_to_server(StoryServicer(registry), grpc_server)
-        # Playthrough RPCs arrive with the narrative engine; until then the generated
-        # base answers each with UNIMPLEMENTED.
+        story_pb2_grpc.add_StoryServiceServicer_to_server(StoryServicer(registry, models, settings.limits), grpc_server)
         narrative_pb2_grpc.add_NarrativeServiceServicer_to_server(
-            narrative_pb2_grpc.NarrativeServiceServicer(), grpc_server
+            NarrativeServicer(catalog, SessionManager(store, catalog, settings.limits), models, settings), grpc_server
         )
         health_pb2_grpc.add_HealthServicer_to_server(health, grpc_server)
         reflection.enable_server_reflection(
@@ -104,7 +131,7 @@ class StorytellerServer:
             port = grpc_server.add_secure_port(settings.server.address, _server_credentials(settings.tls))
         else:
             port = grpc_server.add_insecure_port(settings.server.address)
-        return cls(settings, grpc_server, health, status, registry, port)
+        return cls(settings, grpc_server, health, status, registry, models, store, catalog, port)
 
     async def _set_ready(self, service: str, ready: bool) -> None:
         self._ready[service] = ready
@@ -116,14 +143,23 @@ class StorytellerServer:
         await self.health.set("", NOT_SERVING)
         await self.grpc_server.start()
         await self._set_ready(STORY_SERVICE, False)
-        await self._set_ready(NARRATIVE_SERVICE, True)
+        await self._set_ready(NARRATIVE_SERVICE, False)
         log.info("listening", extra={"port": self.port, "tls": self.settings.tls.enabled})
-        task = asyncio.create_task(self._load_models(started))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        for startup in (self._load_models(started), self._load_graphs()):
+            task = asyncio.create_task(startup)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _load_graphs(self) -> None:
+        """Graphs of earlier runs first (their sessions go on), then the configured files."""
+        await asyncio.to_thread(self.catalog.restore)
+        await asyncio.to_thread(self.catalog.load_paths, self.settings.narrative.graphs)
+        await self._set_ready(NARRATIVE_SERVICE, True)
+        self._graphs_loaded.set()
 
     async def _load_models(self, started: float) -> None:
         await self.registry.load_async(self.settings.models)
+        self.models.attach(self.registry, self.settings)
         await self._set_ready(STORY_SERVICE, self.registry.complete)
         self._models_loaded.set()
         log.info(
@@ -146,12 +182,18 @@ class StorytellerServer:
         for task in self._tasks:
             task.cancel()
         await self.grpc_server.stop(0)
+        await self.models.close()
+        self.store.close()
         self._stopped.set()
         log.info("stopped")
 
     async def wait_models_loaded(self) -> None:
         """Returns once every configured bundle was tried (loaded or refused)."""
         await self._models_loaded.wait()
+
+    async def wait_graphs_loaded(self) -> None:
+        """Returns once stored and configured graphs were loaded (or logged as broken)."""
+        await self._graphs_loaded.wait()
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()

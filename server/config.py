@@ -17,8 +17,9 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "STORYTELLER_"
-# Bundles shipped in the repository; the defaults when no model path is configured.
-SAMPLE_MODELS = Path(__file__).resolve().parent.parent / "samples" / "models"
+# Bundles and quests shipped in the repository: the defaults when none are configured.
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLE_MODELS = SAMPLES / "models"
 
 
 class ConfigError(ValueError):
@@ -72,6 +73,14 @@ class ModelSettings(_Section):
         return None if value == "" else value
 
 
+class BatchingSettings(_Section):
+    """Dynamic batching of emotion classification across concurrent calls."""
+
+    enabled: bool = True
+    max_batch_size: int = Field(32, ge=1, description="texts per onnxruntime run")
+    max_wait_ms: float = Field(5.0, ge=0, description="longest a text waits for others to join its batch")
+
+
 class LimitSettings(_Section):
     max_prompt_chars: int = Field(4000, ge=1)
     max_prompt_tokens: int = Field(768, ge=1)
@@ -79,9 +88,25 @@ class LimitSettings(_Section):
     max_candidates: int = Field(8, ge=1)
     max_texts_per_classify: int = Field(64, ge=1)
     max_text_chars: int = Field(2000, ge=1)
+    max_text_tokens: int = Field(128, ge=8, description="classified texts are truncated to this many tokens")
     max_graph_bytes: int = Field(1024 * 1024, ge=1)
     max_beats: int = Field(10_000, ge=1)
     max_sessions: int = Field(10_000, ge=1)
+
+
+class NarrativeSettings(_Section):
+    database: Path = Field(Path(".storyteller/sessions.sqlite3"), description="SQLite file: sessions and graphs")
+    graphs: tuple[Path, ...] = Field(
+        (SAMPLES / "graphs",), description="graph files or folders loaded at start-up"
+    )
+    recent_events: int = Field(20, ge=0, description="events returned with a session")
+
+    @field_validator("graphs", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
 
 
 class AuthSettings(_Section):
@@ -117,7 +142,9 @@ class Settings(_Section):
     server: ServerSettings = ServerSettings()
     logging: LoggingSettings = LoggingSettings()
     models: ModelSettings = ModelSettings()
+    batching: BatchingSettings = BatchingSettings()
     limits: LimitSettings = LimitSettings()
+    narrative: NarrativeSettings = NarrativeSettings()
     auth: AuthSettings = AuthSettings()
     tls: TlsSettings = TlsSettings()
 
@@ -148,6 +175,8 @@ def _read_toml(path: Path) -> dict[str, tuple[Any, str]]:
         # Paths in a config file are relative to that file, not to the working directory.
         if isinstance(value, str) and value:
             flat[key] = (str(base / value), source)
+        elif isinstance(value, list):
+            flat[key] = ([str(base / v) if isinstance(v, str) else v for v in value], source)
     return flat
 
 
@@ -156,7 +185,7 @@ def _path_keys() -> set[str]:
     keys = set()
     for section, section_field in Settings.model_fields.items():
         for name, field in section_field.annotation.model_fields.items():
-            if field.annotation is Path or Path in get_args(field.annotation):
+            if field.annotation is Path or Path in get_args(field.annotation) or field.annotation == tuple[Path, ...]:
                 keys.add(f"{section}.{name}")
     return keys
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -75,3 +76,15 @@ async def channel_to() -> AsyncIterator[Callable[[StorytellerServer], grpc.aio.C
     yield open_channel
     for channel in channels:
         await channel.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_emotion_bundle(tmp_path_factory) -> Path:
+    """A real emotion bundle (tiny random BERT, exported and int8-quantized by the pipeline)."""
+    from export.pipeline import ExportRequest, run_export
+    from tests.export.tiny_models import build_tiny_bert
+
+    folder = tmp_path_factory.mktemp("tiny-emotion")
+    source = build_tiny_bert(folder / "source", labels=["joy", "anger", "sadness", "neutral"])
+    run_export(ExportRequest(source, "emotion", folder / "bundle", name="tiny-emotion", threads=1, progress=False))
+    return folder / "bundle"

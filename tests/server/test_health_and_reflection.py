@@ -41,19 +41,19 @@ async def test_story_service_not_serving_while_its_model_is_missing(start_server
     assert await check(channel, "") == NOT_SERVING
 
 
-async def test_loaded_bundle_turns_story_service_serving_and_is_described(start_server, channel_to, tmp_path):
-    write_bundle(tmp_path / "emo", name="tiny-emotion", task="emotion", quantization="int8", labels=["joy", "neutral"])
-    server = await start_server(make_settings(models__emotion=str(tmp_path / "emo")))
+async def test_loaded_bundle_turns_story_service_serving_and_is_described(start_server, channel_to, tiny_emotion_bundle):
+    server = await start_server(make_settings(models__emotion=str(tiny_emotion_bundle)))
     channel = channel_to(server)
     assert await wait_serving(channel, STORY_SERVICE) == SERVING
     models = (await story_pb2_grpc.StoryServiceStub(channel).DescribeModels(story_pb2.DescribeModelsRequest())).models
-    assert [(m.name, m.task, m.quantization, list(m.labels)) for m in models] == [
-        ("tiny-emotion", "emotion", "int8", ["joy", "neutral"])
+    assert [(m.name, m.task, m.quantization, list(m.labels), m.provider) for m in models] == [
+        ("tiny-emotion", "emotion", "int8", ["joy", "anger", "sadness", "neutral"], "CPUExecutionProvider")
     ]
 
 
 async def test_bundle_with_wrong_task_is_refused(start_server, channel_to, tmp_path):
-    write_bundle(tmp_path / "emo", name="a-generator", task="generation")
+    write_bundle(tmp_path / "emo", name="a-generator", task="generation", model_file="model.onnx", inputs=[],
+                 outputs=[], files={})
     server = await start_server(make_settings(models__emotion=str(tmp_path / "emo")))
     channel = channel_to(server)
     await server.wait_models_loaded()
