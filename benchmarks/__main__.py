@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ["startup", "emotion_server"]
+BENCHMARKS = ["startup", "emotion_server", "export_bench", "narrative_bench"]
 
 for name in sys.argv[1:] or BENCHMARKS:
     print(f"\n== {name} ==", flush=True)

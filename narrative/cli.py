@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from narrative.errors import GraphLoadError, NarrativeError
+from narrative.lint.cli import add_lint_command
+from narrative.simulate_cli import add_simulate_command
 
 PROG = "storyteller graph"
 
@@ -22,7 +24,7 @@ def register(commands: Any) -> None:
     """Add the `graph` command group to `storyteller`'s subparsers."""
     group = commands.add_parser(
         "graph",
-        help="work with plot-graph files (render, import)",
+        help="work with plot-graph files (lint, simulate, render, import)",
         description="Commands on plot graphs, the YAML files that describe a story's beats and choices.",
     )
     subcommands = group.add_subparsers(dest="graph_command", metavar="SUBCOMMAND", required=True)
@@ -114,5 +116,5 @@ def _fail(command: str, message: str) -> int:
     return 1
 
 
-SUBCOMMANDS: tuple[Callable[[Any], None], ...] = (add_render, add_import_twine)
+SUBCOMMANDS: tuple[Callable[[Any], None], ...] = (add_lint_command, add_simulate_command, add_render, add_import_twine)
 """The `graph` subcommands, in the order `--help` lists them."""

@@ -92,7 +92,7 @@ CODE_TABLE: dict[Code, tuple[str, str]] = {
 class Diagnostic:
     """One problem at a position in a file; line and column are 1-based like editors show them."""
 
-    code: Code
+    code: str  # a Code of the loader or a LintCode; both are str enums
     severity: Severity
     message: str
     file: str
@@ -101,6 +101,7 @@ class Diagnostic:
     hint: str = ""
 
     def format(self) -> str:
-        """The `file:line:column: code message` form that editors and CI logs turn into links."""
-        text = f"{self.file}:{self.line}:{self.column}: {self.severity} {self.code} {self.message}"
+        """`file:line:column: CODE severity: message (hint: ...)`, the form editors and CI logs
+        turn into links; loader (E) and linter (L) diagnostics print alike."""
+        text = f"{self.file}:{self.line}:{self.column}: {self.code} {self.severity}: {self.message}"
         return f"{text} (hint: {self.hint})" if self.hint else text

@@ -46,7 +46,7 @@ def test_each_code_points_at_file_line_column(data_dir, filename, code, line, co
     assert (code, line, column) in found
     diagnostic = next(d for d in caught.value.diagnostics if d.code == code)
     assert diagnostic.file == str(path)
-    assert diagnostic.format().startswith(f"{path}:{line}:{column}: error {code.value} ")
+    assert diagnostic.format().startswith(f"{path}:{line}:{column}: {code.value} error: ")
     assert diagnostic.hint
 
 

@@ -1,0 +1,45 @@
+"""L11x: variables that conditions and effects do not use together.
+
+A variable only read always holds its default; one only written changes nothing the graph can
+see. Unknown variables are load errors (E010), so they are not repeated here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from narrative.lint.codes import LintCode
+from narrative.lint.context import LintContext, LintFinding
+from narrative.schema import AddVariable, SetVariable
+
+
+def variable_usage(context: LintContext) -> Iterator[LintFinding]:
+    """L110 read but never written, L111 written but never read, L112 neither."""
+    spec = context.graph.spec
+    written = {
+        effect.variable
+        for owner in (*spec.beats, *spec.choices)
+        for effect in owner.effects
+        if isinstance(effect, SetVariable | AddVariable)
+    }
+    for i, variable in enumerate(spec.variables):
+        readers = context.reads.get(variable.id, ())
+        path = ("variables", i, "id")
+        if readers and variable.id not in written:
+            default = str(variable.default).lower() if isinstance(variable.default, bool) else repr(variable.default)
+            yield LintFinding(
+                LintCode.READ_NEVER_WRITTEN,
+                f"variable {variable.id!r} is read by {_count(readers)} (first: choice {readers[0]!r}) "
+                f"but no effect changes it, so it is always {default}",
+                path,
+            )
+        elif not readers and variable.id in written:
+            yield LintFinding(
+                LintCode.WRITTEN_NEVER_READ, f"variable {variable.id!r} is changed by effects but no condition reads it", path
+            )
+        elif not readers:
+            yield LintFinding(LintCode.UNUSED_VARIABLE, f"variable {variable.id!r} is never read or changed", path)
+
+
+def _count(readers: tuple[str, ...]) -> str:
+    return "1 condition" if len(readers) == 1 else f"{len(readers)} conditions"
