@@ -55,8 +55,10 @@ class NarrativeServicer(narrative_pb2_grpc.NarrativeServiceServicer):
         )
 
     async def LoadGraph(self, request, context: grpc.aio.ServicerContext) -> narrative_pb2.LoadGraphResponse:
-        graph = await asyncio.to_thread(self._catalog.load, request.source, _filename(request))
-        return narrative_pb2.LoadGraphResponse(graph=graph_summary_pb(graph))
+        graph, warnings = await asyncio.to_thread(self._catalog.load, request.source, _filename(request))
+        return narrative_pb2.LoadGraphResponse(
+            graph=graph_summary_pb(graph), diagnostics=[diagnostic_pb(d) for d in warnings]
+        )
 
     async def ListGraphs(self, request, context: grpc.aio.ServicerContext) -> narrative_pb2.ListGraphsResponse:
         return narrative_pb2.ListGraphsResponse(graphs=[graph_summary_pb(g) for g in self._catalog.all()])

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from narrative.diagnostics import Diagnostic
+from narrative.diagnostics import Diagnostic, Severity
 from narrative.errors import GraphLoadError
 from narrative.graph import PlotGraph
+from narrative.lint import lint_text
 from narrative.loader import analyse_graph_text
 from server.config import LimitSettings
 from server.errors import InvalidArgument, NotFound
@@ -36,19 +37,23 @@ class GraphCatalog:
             raise InvalidArgument("source", f"graph is {size} bytes; the limit is {self._limits.max_graph_bytes}")
         if not source.strip():
             raise InvalidArgument("source", "graph source is empty")
-        graph, diagnostics = analyse_graph_text(source, filename)
+        graph, diagnostics = lint_text(source, filename)
         if graph is not None and len(graph.beats) > self._limits.max_beats:
             raise InvalidArgument("source", f"graph has {len(graph.beats)} beats; the limit is {self._limits.max_beats}")
+        # Lint errors (a dead end, a condition that is never true) refuse the graph too.
+        if any(d.severity is Severity.ERROR for d in diagnostics):
+            graph = None
         return graph, diagnostics
 
-    def load(self, source: str, filename: str) -> PlotGraph:
-        """Checks, stores and serves a graph; a graph with errors raises GraphLoadError."""
+    def load(self, source: str, filename: str) -> tuple[PlotGraph, list[Diagnostic]]:
+        """Checks, stores and serves a graph; returns it with its warnings. A graph with
+        errors raises GraphLoadError."""
         graph, diagnostics = self.analyse(source, filename)
         if graph is None:
-            raise GraphLoadError(diagnostics)
+            raise GraphLoadError([d for d in diagnostics if d.severity is Severity.ERROR])
         self._store.put_graph(StoredGraph(graph.story.id, filename, source))
         self._graphs[graph.story.id] = graph
-        return graph
+        return graph, diagnostics
 
     def restore(self) -> None:
         """Graphs stored by an earlier run, so their sessions can go on."""
@@ -65,7 +70,7 @@ class GraphCatalog:
             files = sorted(p for p in path.iterdir() if p.suffix in GRAPH_SUFFIXES) if path.is_dir() else [path]
             for file in files:
                 try:
-                    graph = self.load(file.read_text(encoding="utf-8"), str(file))
+                    graph, _ = self.load(file.read_text(encoding="utf-8"), str(file))
                 except (OSError, GraphLoadError, InvalidArgument) as exc:
                     log.error("graph not loaded: %s", exc, extra={"file": str(file)})
                     continue

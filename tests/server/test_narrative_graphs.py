@@ -82,3 +82,18 @@ async def test_graphs_loaded_by_clients_survive_a_restart(start_server, channel_
     server, stub = await narrative(start_server, channel_to, narrative__database=database)
     await server.wait_graphs_loaded()
     assert [g.graph_id for g in (await stub.ListGraphs(narrative_pb2.ListGraphsRequest())).graphs] == ["two_doors"]
+
+
+async def test_lint_findings_come_back_and_lint_errors_refuse_the_graph(start_server, channel_to):
+    _, stub = await narrative(start_server, channel_to)
+    source = TWO_DOORS.replace("choices:\n", "  - {id: attic, summary: Nobody comes here., ending: true}\nchoices:\n")
+    checked = await stub.ValidateGraph(narrative_pb2.ValidateGraphRequest(source=source))
+    assert checked.ok and [(d.code, d.severity) for d in checked.diagnostics] == [("L103", narrative_pb2.SEVERITY_WARNING)]
+    loaded = await stub.LoadGraph(narrative_pb2.LoadGraphRequest(source=source))
+    assert [d.code for d in loaded.diagnostics] == ["L103"] and "attic" in loaded.diagnostics[0].message
+
+    dead_end = TWO_DOORS.replace("  - {id: back_to_hall, from: garden, to: hall, text: Go back inside}\n", "")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.LoadGraph(narrative_pb2.LoadGraphRequest(source=dead_end, filename="doors.yaml"))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "L102 error: beat 'garden'" in caught.value.details()
