@@ -140,7 +140,7 @@ def _logit_figures(reference: np.ndarray, candidate: np.ndarray) -> tuple[float,
     return diff, top1
 
 
-def _classify(session: ort.InferenceSession, encoded: Mapping[str, np.ndarray]) -> np.ndarray:
+def classify_logits(session: ort.InferenceSession, encoded: Mapping[str, np.ndarray]) -> np.ndarray:
     names = [i.name for i in session.get_inputs()]
     missing = [name for name in names if name not in encoded]
     if missing:
@@ -155,7 +155,7 @@ def _eval_f1(
     predictions = []
     for start in tqdm(range(0, len(data.texts), EVAL_BATCH), desc=f"macro-F1 {label}", unit="batch", leave=False):
         batch = tokenizer(data.texts[start : start + EVAL_BATCH], padding=True, truncation=True, return_tensors="np")
-        probabilities = 1 / (1 + np.exp(-_classify(session, batch)))
+        probabilities = 1 / (1 + np.exp(-classify_logits(session, batch)))
         predictions.append(probabilities >= data.thresholds)
     return macro_f1(data.targets, np.concatenate(predictions))
 
@@ -179,7 +179,7 @@ def emotion_parity(
     comparisons = []
     for variant, path in candidates.items():
         session = open_session(path, device, threads)
-        diff, top1 = _logit_figures(reference, _classify(session, encoded))
+        diff, top1 = _logit_figures(reference, classify_logits(session, encoded))
         f1 = _eval_f1(session, tokenizer, labelled, variant) if labelled else None
         comparisons.append(Comparison(variant, diff, top1, macro_f1=f1))
     return ParityReport(

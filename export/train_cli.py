@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,22 @@ def register(commands: Any) -> None:
     emotion.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     emotion.set_defaults(func=run_train_emotion)
 
+    evaluate = kinds.add_parser(
+        "evaluate-emotion",
+        help="dev-set macro-F1 of a trained emotion model: torch fp32 and its ONNX bundles",
+        description=(
+            "Score the trained model (OUT/best of `train emotion`) and its exported bundles on the half of "
+            "GoEmotions dev that training did not tune on, with the stored thresholds: macro-F1 over 28 labels, "
+            "Ekman groups and sentiment groups."
+        ),
+    )
+    evaluate.add_argument("--model", type=Path, required=True, help="Hugging Face folder with thresholds.json")
+    evaluate.add_argument("--bundle", action="append", default=[], metavar="NAME=DIR", help="a bundle to score; repeatable")
+    evaluate.add_argument("--data", type=Path, required=True, help="GoEmotions folder")
+    evaluate.add_argument("--threads", type=int, default=2)
+    evaluate.add_argument("--json", type=Path, help="also write the figures to this file")
+    evaluate.set_defaults(func=run_evaluate_emotion)
+
 
 def run_train_emotion(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -58,4 +75,22 @@ def run_train_emotion(args: argparse.Namespace) -> int:
     )
     report = train_emotion(config, resume=args.resume)
     print(json.dumps({"history": report["history"], "dev_report_fp32": report["dev_report_fp32"]}, indent=2))
+    return 0
+
+
+def run_evaluate_emotion(args: argparse.Namespace) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from export.evaluate_emotion import evaluate_emotion, format_table
+
+    bundles = {}
+    for item in args.bundle:
+        name, sep, folder = item.partition("=")
+        if not sep:
+            print(f"storyteller train evaluate-emotion: --bundle {item!r}: expected NAME=DIR", file=sys.stderr)
+            return 2
+        bundles[name] = Path(folder)
+    results = evaluate_emotion(args.model, bundles, args.data, args.threads)
+    print(format_table(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
     return 0
