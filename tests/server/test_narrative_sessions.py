@@ -138,6 +138,7 @@ async def test_unknown_ids_and_required_fields(stub):
     session = await started(stub)
     await stub.EndSession(pb.EndSessionRequest(session_id=session.session_id))
     await expect_error(stub.GetSession(pb.GetSessionRequest(session_id=session.session_id)), grpc.StatusCode.NOT_FOUND)
+    await expect_error(stub.EndSession(pb.EndSessionRequest(session_id=session.session_id)), grpc.StatusCode.NOT_FOUND)
 
 
 async def test_session_limit_is_resource_exhausted(start_server, channel_to):
