@@ -44,22 +44,31 @@ def analyse_graph_text(
 ) -> tuple[PlotGraph | None, list[Diagnostic]]:
     """The graph (None if any error) and the diagnostics, sorted by position; for validation
     endpoints that report problems without raising."""
+    graph, diagnostics, _ = analyse_source(text, filename)
+    return graph, diagnostics
+
+
+def analyse_source(
+    text: str, filename: str = "<graph>.yaml"
+) -> tuple[PlotGraph | None, list[Diagnostic], SourceDocument | None]:
+    """`analyse_graph_text` plus the parsed document, whose positions later passes (the
+    linter) reuse instead of parsing the text again."""
     document, diagnostics = read_source(text, filename)
     if document is None:
-        return None, diagnostics
+        return None, diagnostics, None
     try:
         spec = PlotGraphSpec.model_validate(document.data)
     except ValidationError as error:
         diagnostics += [_schema_diagnostic(detail, document) for detail in error.errors()]
-        return None, _sorted(diagnostics)
+        return None, _sorted(diagnostics), document
     index = GraphIndex(spec)
     conditions, findings = check_spec(spec, index)
     for finding in findings:
         line, column = document.position(finding.path, offset=finding.offset)
         diagnostics.append(diagnostic_at(finding.code, finding.message, filename, line, column))
     if diagnostics:
-        return None, _sorted(diagnostics)
-    return PlotGraph(spec, conditions), []
+        return None, _sorted(diagnostics), document
+    return PlotGraph(spec, conditions), [], document
 
 
 def graph_from_spec(spec: PlotGraphSpec, filename: str = "<generated>") -> PlotGraph:

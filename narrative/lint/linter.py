@@ -18,8 +18,8 @@ from narrative.lint.context import Check, LintConfig, LintContext, LintFinding
 from narrative.lint.quests import quest_order
 from narrative.lint.structure import dead_ends, trap_cycles, unreachable_beats
 from narrative.lint.variables import variable_usage
-from narrative.loader import analyse_graph_text
-from narrative.yaml_source import SourceDocument, read_source
+from narrative.loader import analyse_source
+from narrative.yaml_source import SourceDocument
 
 CHECKS: tuple[Check, ...] = (
     unreachable_beats,
@@ -77,10 +77,9 @@ def lint_text(
 ) -> tuple[PlotGraph | None, list[Diagnostic]]:
     """The graph (None when it does not load) and every diagnostic: its load errors, or else its
     lint findings less the silenced ones. For callers that also serve the graph (the server)."""
-    graph, diagnostics = analyse_graph_text(text, filename)
+    graph, diagnostics, document = analyse_source(text, filename)
     if graph is None:
         return None, diagnostics
-    document, _ = read_source(text, filename)
     silenced = _suppressions(text)
     return graph, [d for d in lint_graph(graph, document, config) if d.code not in silenced.get(d.line, ())]
 
