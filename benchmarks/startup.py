@@ -59,10 +59,10 @@ def one_run(model_args: list[str]) -> tuple[float, float, float]:
 
 
 def main() -> None:
-    configs = {"no models": ["--emotion-model", "", "--story-model", ""]}
+    configs = {"sample graphs, no models": ["--emotion-model", "", "--story-model", ""]}
     present = [m for m in ("emotion", "story") if (SAMPLE_MODELS / m / "manifest.json").exists()]
     if present:
-        configs[f"default bundles ({', '.join(present)})"] = [
+        configs[f"sample graphs + bundles ({', '.join(present)})"] = [
             arg for m in ("emotion", "story") for arg in ((f"--{m}-model", "") if m not in present else ())
         ]
     print(f"{'configuration':<34} {'to listening':>13} {'to SERVING':>11} {'RSS':>9}   ({RUNS} runs, median)")

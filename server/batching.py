@@ -2,9 +2,10 @@
 
 A model on CPU answers a batch of 16 in far less than 16 times the latency of one, so
 under concurrent load the server gathers items from many calls, runs them together in
-a worker thread, and hands each call its own results. Bounds keep this safe: a batch
-never exceeds `max_batch_size` items and no item waits more than `max_wait_s` for
-company. With batching disabled every call runs alone (same code path, batch of one
+a worker thread, and hands each call its own results. A batch is what queued while the
+previous batch ran (plus what arrives within `max_wait_s`, 0 by default): a lone call
+runs at once, and a busy server fills its batches by itself. A batch never exceeds
+`max_batch_size` items. With batching disabled every call runs alone (same code path, batch of one
 call), which is what the benchmark compares against.
 """
 

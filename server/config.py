@@ -79,7 +79,9 @@ class BatchingSettings(_Section):
 
     enabled: bool = True
     max_batch_size: int = Field(32, ge=1, description="texts per onnxruntime run")
-    max_wait_ms: float = Field(5.0, ge=0, description="longest a text waits for others to join its batch")
+    # 0: a batch is whatever queued while the model ran the previous one, so a lone call never
+    # waits and a busy server still fills its batches (measured: benchmarks/emotion_server.py).
+    max_wait_ms: float = Field(0.0, ge=0, description="extra wait for others to join a batch")
 
 
 class LimitSettings(_Section):
