@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 TOOLS = ("storyteller", "torch", "transformers", "optimum", "optimum-onnx", "onnx", "onnxruntime", "tokenizers")
 TOKENIZER = "tokenizer.json"
-_CHUNK = 1 << 20
 
 
 def check_out_dir(out: Path) -> None:
@@ -71,11 +70,8 @@ def _without_fixed_shapes(path: Path) -> None:
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def file_hashes(folder: Path) -> dict[str, str]:

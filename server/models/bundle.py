@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 MANIFEST = "manifest.json"
 TOKENIZER = "tokenizer.json"
-_CHUNK = 1 << 20
 
 
 class BundleError(ValueError):
@@ -69,11 +68,8 @@ def read_manifest(folder: Path) -> BundleManifest:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def verify_files(folder: Path, manifest: BundleManifest) -> None:
