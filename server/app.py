@@ -6,6 +6,9 @@ StoryService once its model bundles are loaded; until then load balancers keep t
 away. Shutdown reverses this: health goes NOT_SERVING first, new application calls get
 UNAVAILABLE, in-flight calls have the grace period to finish, then the rest is
 cancelled.
+
+Prometheus metrics (server.metrics) have their own HTTP port, bound first on start so a
+port in use stops the server before it takes traffic, and closed after the gRPC server.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ from narrative.errors import (
     UnknownReferenceError,
 )
 
-from server.config import ServerSettings, Settings, TlsSettings
+from server.config import ModelSettings, ServerSettings, Settings, TlsSettings
 from server.interceptors.auth import AuthInterceptor
 from server.interceptors.status import StatusInterceptor
+from server.metrics import Readings, ServerMetrics
 from server.models.registry import ModelRegistry
 from server.models.served import ServedModels
 from server.services.narrative import NarrativeServicer
@@ -85,6 +89,24 @@ def _server_credentials(tls: TlsSettings) -> grpc.ServerCredentials:
     )
 
 
+def _model_states(settings: ModelSettings, registry: ModelRegistry) -> dict[str, bool]:
+    """Loaded or not, per configured role; a role configured empty is not expected, so not reported."""
+    configured = {"emotion": settings.emotion, "story": settings.story}
+    return {role: role in registry.bundles for role, path in configured.items() if path is not None}
+
+
+def _metrics(
+    settings: Settings, registry: ModelRegistry, models: ServedModels, store: SqliteStore, catalog: GraphCatalog
+) -> ServerMetrics:
+    readings = Readings(
+        active_sessions=store.count_sessions,
+        graphs_loaded=lambda: len(catalog.all()),
+        models_loaded=lambda: _model_states(settings.models, registry),
+        emotion_queue_depth=models.emotion_queue_depth,
+    )
+    return ServerMetrics(readings, settings.batching.max_batch_size)
+
+
 @dataclass
 class StorytellerServer:
     settings: Settings
@@ -96,6 +118,9 @@ class StorytellerServer:
     store: SqliteStore
     catalog: GraphCatalog
     port: int = 0
+    metrics: ServerMetrics | None = None
+    # The bound metrics port once started (metrics.address may ask for port 0).
+    metrics_port: int = 0
     _ready: dict[str, bool] = field(default_factory=dict)
     _tasks: set[asyncio.Task] = field(default_factory=set)
     _stopped: asyncio.Event = field(default_factory=asyncio.Event)
@@ -104,7 +129,12 @@ class StorytellerServer:
 
     @classmethod
     def create(cls, settings: Settings) -> StorytellerServer:
-        status = StatusInterceptor(DOMAIN_ERRORS)
+        registry = ModelRegistry()
+        models = ServedModels()
+        store = SqliteStore(settings.narrative.database)
+        catalog = GraphCatalog(store, settings.limits)
+        metrics = _metrics(settings, registry, models, store, catalog) if settings.metrics.enabled else None
+        status = StatusInterceptor(DOMAIN_ERRORS, observer=metrics)
         interceptors: list[grpc.aio.ServerInterceptor] = [status]
         if settings.auth.tokens:
             interceptors.insert(0, AuthInterceptor(settings.auth.tokens))
@@ -113,10 +143,6 @@ class StorytellerServer:
             options=channel_options(settings.server),
             maximum_concurrent_rpcs=settings.server.max_concurrent_rpcs,
         )
-        registry = ModelRegistry()
-        models = ServedModels()
-        store = SqliteStore(settings.narrative.database)
-        catalog = GraphCatalog(store, settings.limits)
         health = HealthServicer()
         story_pb2_grpc.add_StoryServiceServicer_to_server(StoryServicer(registry, models, settings.limits), grpc_server)
         narrative_pb2_grpc.add_NarrativeServiceServicer_to_server(
@@ -131,7 +157,7 @@ class StorytellerServer:
             port = grpc_server.add_secure_port(settings.server.address, _server_credentials(settings.tls))
         else:
             port = grpc_server.add_insecure_port(settings.server.address)
-        return cls(settings, grpc_server, health, status, registry, models, store, catalog, port)
+        return cls(settings, grpc_server, health, status, registry, models, store, catalog, port, metrics)
 
     async def _set_ready(self, service: str, ready: bool) -> None:
         self._ready[service] = ready
@@ -140,6 +166,9 @@ class StorytellerServer:
 
     async def start(self) -> None:
         started = time.perf_counter()
+        if self.metrics is not None:
+            self.metrics_port = self.metrics.serve(self.settings.metrics.address)
+            log.info("metrics listening", extra={"port": self.metrics_port})
         await self.health.set("", NOT_SERVING)
         await self.grpc_server.start()
         await self._set_ready(STORY_SERVICE, False)
@@ -159,7 +188,7 @@ class StorytellerServer:
 
     async def _load_models(self, started: float) -> None:
         await self.registry.load_async(self.settings.models)
-        self.models.attach(self.registry, self.settings)
+        self.models.attach(self.registry, self.settings, self.metrics.observe_batch if self.metrics else None)
         await self._set_ready(STORY_SERVICE, self.registry.complete)
         self._models_loaded.set()
         log.info(
@@ -182,6 +211,8 @@ class StorytellerServer:
         for task in self._tasks:
             task.cancel()
         await self.grpc_server.stop(0)
+        if self.metrics is not None:
+            await self.metrics.close()  # before the store closes: a scrape reads it
         await self.models.close()
         self.store.close()
         self._stopped.set()

@@ -7,6 +7,9 @@ previous batch ran (plus what arrives within `max_wait_s`, 0 by default): a lone
 runs at once, and a busy server fills its batches by itself. A batch never exceeds
 `max_batch_size` items. With batching disabled every call runs alone (same code path, batch of one
 call), which is what the benchmark compares against.
+
+For monitoring, `queued` is how many items wait for a batch right now, and `on_batch`
+(if given) hears the size of every batch the model ran.
 """
 
 from __future__ import annotations
@@ -51,12 +54,16 @@ class DynamicBatcher(Generic[Item, Result]):
         max_batch_size: int = 32,
         max_wait_s: float = 0.005,
         enabled: bool = True,
+        on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self._run_batch = run_batch
+        self._on_batch = on_batch
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
         self.enabled = enabled
         self.stats = BatchStats()
+        # Items submitted and not yet taken into a batch (including the carried call).
+        self.queued = 0
         self._queue: asyncio.Queue[_Pending[Item, Result]] = asyncio.Queue()
         # A call that did not fit the previous batch: it opens the next one.
         self._carry: _Pending[Item, Result] | None = None
@@ -71,6 +78,7 @@ class DynamicBatcher(Generic[Item, Result]):
         for part in parts:
             future: asyncio.Future[list[Result]] = asyncio.get_running_loop().create_future()
             self._queue.put_nowait(_Pending(part, future))
+            self.queued += len(part)
             futures.append(future)
         return [result for future in futures for result in await future]
 
@@ -101,6 +109,7 @@ class DynamicBatcher(Generic[Item, Result]):
     async def _work(self) -> None:
         while True:
             batch = await self._gather()
+            self.queued -= sum(len(pending.items) for pending in batch)
             live = [p for p in batch if not p.future.cancelled()]
             if not live:
                 continue
@@ -114,6 +123,8 @@ class DynamicBatcher(Generic[Item, Result]):
                 continue
             self.stats.batches += 1
             self.stats.items += len(items)
+            if self._on_batch is not None:
+                self._on_batch(len(items))
             offset = 0
             for pending in live:
                 if not pending.future.done():

@@ -12,9 +12,9 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "STORYTELLER_"
 # Bundles and quests shipped in the repository: the defaults when none are configured.
@@ -30,8 +30,19 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _host_port(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"expected host:port, got {value!r}")
+    return value
+
+
+# A listening address: "host:port", where port 0 picks a free one.
+Address = Annotated[str, AfterValidator(_host_port)]
+
+
 class ServerSettings(_Section):
-    address: str = Field("127.0.0.1:50051", description="host:port to listen on; port 0 picks a free one")
+    address: Address = Field("127.0.0.1:50051", description="host:port to listen on; port 0 picks a free one")
     grace_period_s: float = Field(10.0, ge=0, description="how long in-flight calls may finish after SIGTERM")
     max_concurrent_rpcs: int = Field(256, ge=1, description="calls served at once; more get RESOURCE_EXHAUSTED")
     max_receive_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
@@ -41,14 +52,6 @@ class ServerSettings(_Section):
     keepalive_time_s: float = Field(60.0, gt=0, description="server pings idle clients this often")
     keepalive_timeout_s: float = Field(20.0, gt=0, description="a ping unanswered this long closes the connection")
     min_ping_interval_s: float = Field(10.0, gt=0, le=30, description="shortest client ping interval allowed")
-
-    @field_validator("address")
-    @classmethod
-    def _has_port(cls, value: str) -> str:
-        host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or int(port) > 65535:
-            raise ValueError(f"expected host:port, got {value!r}")
-        return value
 
 
 class LoggingSettings(_Section):
@@ -141,6 +144,14 @@ class TlsSettings(_Section):
         return self.cert_file is not None
 
 
+class MetricsSettings(_Section):
+    """Prometheus metrics over plain HTTP on a port of their own, apart from gRPC: neither
+    TLS nor bearer tokens apply to it, so it listens on loopback unless told otherwise."""
+
+    enabled: bool = Field(True, description="serve Prometheus metrics at http://ADDRESS/metrics")
+    address: Address = Field("127.0.0.1:9464", description="host:port of the metrics endpoint; port 0 picks a free one")
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
     logging: LoggingSettings = LoggingSettings()
@@ -150,6 +161,7 @@ class Settings(_Section):
     narrative: NarrativeSettings = NarrativeSettings()
     auth: AuthSettings = AuthSettings()
     tls: TlsSettings = TlsSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
 
 def _flatten(data: Mapping[str, Any], source: str) -> dict[str, tuple[Any, str]]:

@@ -7,6 +7,9 @@ INTERNAL with a generic message (the traceback goes to the log, not to the clien
 It also counts application calls in flight, so a graceful shutdown can wait for exactly
 those (health watchers and reflection are infrastructure and do not hold it up), and it
 refuses new application calls with UNAVAILABLE once draining has begun.
+
+Each finished application call is also reported to an optional `CallObserver` (the
+Prometheus metrics, server.metrics), so this module knows nothing of how calls are counted.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 
@@ -24,7 +27,14 @@ from server.interceptors.wrapping import Streaming, Unary, call_unary, iterate_s
 
 log = logging.getLogger("storyteller.rpc")
 
+# Health checks and reflection are infrastructure: not held up by draining, not logged,
+# not reported to the observer (a load balancer's probes would drown the game's calls).
 INFRASTRUCTURE_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+
+class CallObserver(Protocol):
+    def observe_call(self, method: str, code: grpc.StatusCode, seconds: float) -> None:
+        """One finished application call: "/package.Service/Method", its status code, its duration."""
 
 
 class InFlight:
@@ -54,9 +64,14 @@ class InFlight:
 
 
 class StatusInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, domain_errors: Mapping[type[Exception], grpc.StatusCode] | None = None) -> None:
+    def __init__(
+        self,
+        domain_errors: Mapping[type[Exception], grpc.StatusCode] | None = None,
+        observer: CallObserver | None = None,
+    ) -> None:
         # Exceptions of layers that know nothing of gRPC (narrative/) and their codes.
         self._domain_errors = dict(domain_errors or {})
+        self._observer = observer
         self.in_flight = InFlight()
         self.draining = False
 
@@ -136,9 +151,8 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
                 code = grpc.StatusCode.CANCELLED
             elif context.code() is not None:
                 code = context.code()
-        log.info(
-            "rpc %s %s",
-            method,
-            code.name,
-            extra={"method": method, "code": code.name, "ms": round((time.perf_counter() - started) * 1000, 2)},
-        )
+        seconds = time.perf_counter() - started
+        extra = {"method": method, "code": code.name, "ms": round(seconds * 1000, 2)}
+        log.info("rpc %s %s", method, code.name, extra=extra)
+        if self._observer is not None:
+            self._observer.observe_call(method, code, seconds)

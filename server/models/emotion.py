@@ -8,7 +8,7 @@ of Storyteller speaks (narrative.emotions), so every consumer reads a text the s
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,13 +100,19 @@ class EmotionClassifier:
 class BatchedEmotionClassifier:
     """The classifier behind a dynamic batcher: concurrent calls share onnxruntime runs."""
 
-    def __init__(self, classifier: EmotionClassifier, batcher_settings: BatchingSettings) -> None:
+    def __init__(
+        self,
+        classifier: EmotionClassifier,
+        batcher_settings: BatchingSettings,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
         self.classifier = classifier
         self.batcher: DynamicBatcher[str, np.ndarray] = DynamicBatcher(
             lambda texts: list(classifier.probabilities(texts)),
             max_batch_size=batcher_settings.max_batch_size,
             max_wait_s=batcher_settings.max_wait_ms / 1000,
             enabled=batcher_settings.enabled,
+            on_batch=on_batch,
         )
 
     async def classify(self, texts: list[str]) -> list[EmotionReading]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from server.config import Settings
@@ -14,10 +15,17 @@ from server.models.registry import ModelRegistry
 class ServedModels:
     emotion: BatchedEmotionClassifier | None = None
 
-    def attach(self, registry: ModelRegistry, settings: Settings) -> None:
+    def attach(
+        self, registry: ModelRegistry, settings: Settings, on_emotion_batch: Callable[[int], None] | None = None
+    ) -> None:
+        """Wraps the loaded bundles in runtimes; `on_emotion_batch` hears each emotion batch's size."""
         if "emotion" in registry.bundles:
             classifier = EmotionClassifier(registry.bundles["emotion"], settings.limits.max_text_tokens)
-            self.emotion = BatchedEmotionClassifier(classifier, settings.batching)
+            self.emotion = BatchedEmotionClassifier(classifier, settings.batching, on_emotion_batch)
+
+    def emotion_queue_depth(self) -> int:
+        """Texts waiting for an emotion batch; 0 while no emotion model is loaded."""
+        return self.emotion.batcher.queued if self.emotion is not None else 0
 
     def require_emotion(self) -> BatchedEmotionClassifier:
         if self.emotion is None:

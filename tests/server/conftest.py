@@ -21,6 +21,9 @@ BASE = {
     "server.grace_period_s": 2,
     "narrative.database": ":memory:",
     "narrative.graphs": "",
+    # No metrics endpoint unless a test asks (it holds a port and a thread per server).
+    "metrics.enabled": False,
+    "metrics.address": "127.0.0.1:0",
 }
 
 

@@ -90,3 +90,24 @@ async def test_a_cancelled_call_is_skipped():
     with pytest.raises(asyncio.CancelledError):
         await cancelled
     await batcher.close()
+
+
+async def test_queued_counts_waiting_items_and_on_batch_hears_each_batch_size():
+    release = threading.Event()
+    sizes: list[int] = []
+
+    def model(items: list[int]) -> list[int]:
+        release.wait(5)  # the model is busy until the test has looked at the queue
+        return items
+
+    batcher = DynamicBatcher(model, max_batch_size=4, max_wait_s=0.0, on_batch=sizes.append)
+    running = asyncio.ensure_future(batcher.submit([1]))
+    while batcher.queued:  # the worker took the lone call into a batch; the model now blocks
+        await asyncio.sleep(0.005)
+    waiting = asyncio.ensure_future(batcher.submit([2, 3, 4, 5, 6]))  # split into 4 + 1
+    await asyncio.sleep(0.01)
+    assert batcher.queued == 5
+    release.set()
+    assert await asyncio.gather(running, waiting) == [[1], [2, 3, 4, 5, 6]]
+    assert (batcher.queued, sizes) == (0, [1, 4, 1])
+    await batcher.close()

@@ -28,7 +28,7 @@ async def test_sigterm_turns_health_not_serving_then_exits_cleanly():
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "server", "serve", "--address", "127.0.0.1:0",
         "--emotion-model", "", "--story-model", "", "--grace-period", "5",
-        "--set", "narrative.database=:memory:", "--set", "narrative.graphs=",
+        "--set", "narrative.database=:memory:", "--set", "narrative.graphs=", "--set", "metrics.address=127.0.0.1:0",
         stderr=subprocess.PIPE,
     )
     try:
