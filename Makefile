@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: serve test bench proto install install-dev install-gpu clean
+.PHONY: serve test bench proto docs install install-dev install-gpu clean
 
 # The serving path only: onnxruntime, tokenizers, numpy, grpc. No torch.
 $(BIN)/.serve-installed: pyproject.toml setup.py $(wildcard proto/storyteller/v1/*.proto)
@@ -38,6 +38,10 @@ bench: install-dev
 ## make proto: regenerate the Python stubs after editing proto/ (the build does it too)
 proto: install
 	$(BIN)/python -m pip install -q --no-deps -e .
+
+## make docs: regenerate docs/api.md, the API reference, from the .proto comments
+docs: install-dev
+	$(BIN)/python docs/generate_api.py
 
 ## make install-gpu: swap onnxruntime for onnxruntime-gpu (they share one package folder)
 install-gpu: install
