@@ -18,7 +18,6 @@ from export.metrics import grouped_report
 from export.ort_session import open_session
 from export.parity import classify_logits
 from export.train_emotion import THRESHOLDS_FILE, predict
-from narrative.emotions import FINE_LABELS
 
 BATCH = 64
 
@@ -38,8 +37,6 @@ def evaluate_emotion(model_dir: Path, bundles: dict[str, Path], data: Path, thre
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     torch.set_num_threads(threads)
-    thresholds_by_label = json.loads((model_dir / THRESHOLDS_FILE).read_text())
-    thresholds = np.array([thresholds_by_label[label] for label in FINE_LABELS], dtype=np.float32)
     dev = read_split(data / "dev.tsv")
     _, report = split_in_halves(dev)
     report_ids = {e.comment_id for e in report}
@@ -49,6 +46,9 @@ def evaluate_emotion(model_dir: Path, bundles: dict[str, Path], data: Path, thre
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    thresholds_by_label = json.loads((model_dir / THRESHOLDS_FILE).read_text())
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    thresholds = np.array([thresholds_by_label[label] for label in labels], dtype=np.float32)
     encodings = tokenizer(texts, truncation=True, max_length=128)["input_ids"]
     probabilities = {"torch-fp32": predict(model, encodings, tokenizer.pad_token_id, bf16=False)}
     for variant, folder in bundles.items():

@@ -2,7 +2,8 @@
 
 The file is GoEmotions TSV (read by export.goemotions); its label ids follow the GoEmotions
 order and are mapped by name onto the model's own label order, so a head that lists the labels
-differently, or only some of them, is still scored on the right columns.
+differently, or only some of them, is still scored on the right columns. Group heads
+("ekman:joy", "sentiment:negative") are scored against the folded labels.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from export.errors import ExportError
 from export.goemotions import label_matrix, read_split
-from narrative.emotions import FINE_LABELS
+from export.metrics import HEAD_LABELS, head_targets
 
 
 @dataclass(frozen=True)
@@ -32,17 +33,17 @@ def read_labelled(
     path: Path, model_labels: Sequence[str], thresholds: Mapping[str, float], limit: int | None
 ) -> LabelledTexts:
     """A GoEmotions TSV, its label ids mapped by name onto the model's labels (any order)."""
-    unknown = [label for label in model_labels if label not in FINE_LABELS]
+    unknown = [label for label in model_labels if label not in HEAD_LABELS]
     if unknown:
-        raise ExportError(f"--eval-file {path}: the model's labels {unknown} are not GoEmotions labels")
+        raise ExportError(f"--eval-file {path}: the model's labels {unknown} are not GoEmotions labels or groups")
     try:
         examples = read_split(path, limit)
     except (OSError, ValueError) as exc:
         raise ExportError(f"--eval-file: {exc}") from exc
-    columns = [FINE_LABELS.index(label) for label in model_labels]
+    columns = [HEAD_LABELS.index(label) for label in model_labels]
     return LabelledTexts(
         path=path,
         texts=[e.text for e in examples],
-        targets=label_matrix(examples)[:, columns].astype(bool),
+        targets=head_targets(label_matrix(examples))[:, columns].astype(bool),
         thresholds=np.array([thresholds.get(label, 0.5) for label in model_labels], dtype=np.float32),
     )

@@ -40,6 +40,10 @@ def register(commands: Any) -> None:
     emotion.add_argument("--patience", type=int, default=1, help="epochs without dev improvement before stopping")
     emotion.add_argument("--seed", type=int, default=13)
     emotion.add_argument("--no-bf16", action="store_true", help="train in fp32 (slower)")
+    emotion.add_argument(
+        "--no-group-heads", action="store_true",
+        help="only the 28 fine outputs (default: also 7 Ekman and 4 sentiment outputs trained on the folded labels)",
+    )
     emotion.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     emotion.add_argument("--train-limit", type=int, help="use only the first N training rows (smoke runs)")
     emotion.add_argument("--dev-limit", type=int, help="use only the first N dev rows (smoke runs)")
@@ -71,6 +75,7 @@ def run_train_emotion(args: argparse.Namespace) -> int:
     config = EmotionTrainConfig(
         data=args.data, out=args.out, base_model=args.base_model, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.lr, patience=args.patience, seed=args.seed, bf16=not args.no_bf16, threads=args.threads,
+        group_heads=not args.no_group_heads,
         train_limit=args.train_limit, dev_limit=args.dev_limit,
     )
     report = train_emotion(config, resume=args.resume)

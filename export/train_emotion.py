@@ -30,7 +30,7 @@ from tqdm import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
 from export.goemotions import check_vocabulary, label_matrix, read_split, split_in_halves
-from export.metrics import grouped_report, tune_thresholds
+from export.metrics import HEAD_LABELS, grouped_report, head_targets, tune_thresholds
 from narrative.emotions import FINE_LABELS
 
 log = logging.getLogger("storyteller.train.emotion")
@@ -62,6 +62,7 @@ class EmotionTrainConfig:
     seed: int = 13
     bf16: bool = True
     threads: int | None = None
+    group_heads: bool = True
     train_limit: int | None = None
     dev_limit: int | None = None
 
@@ -94,10 +95,11 @@ def batches(encodings: list[list[int]], order: list[int], size: int, pad_id: int
 
 @torch.no_grad()
 def predict(model, encodings: list[list[int]], pad_id: int, bf16: bool, batch_size: int = 128) -> np.ndarray:
+    """Sigmoid probabilities, one column per output of the model."""
     model.eval()
     # Sorting by length makes padding (and so evaluation) much cheaper.
     order = sorted(range(len(encodings)), key=lambda r: len(encodings[r]))
-    out = np.zeros((len(encodings), len(FINE_LABELS)), dtype=np.float32)
+    out = np.zeros((len(encodings), model.config.num_labels), dtype=np.float32)
     for ids, mask, rows in batches(encodings, order, batch_size, pad_id):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             logits = model(input_ids=ids, attention_mask=mask).logits
@@ -128,14 +130,18 @@ def train_emotion(config: EmotionTrainConfig, resume: bool = False) -> dict:
         return tokenizer([e.text for e in examples], truncation=True, max_length=config.max_length)["input_ids"]
 
     train_ids, tune_ids, report_ids = encode(train), encode(dev_tune), encode(dev_report)
-    train_y, tune_y, report_y = label_matrix(train), label_matrix(dev_tune), label_matrix(dev_report)
+    # Group heads learn the Ekman and sentiment decisions directly instead of only folding fine ones.
+    labels = HEAD_LABELS if config.group_heads else FINE_LABELS
+    targets = head_targets if config.group_heads else (lambda fine: fine)
+    train_y, tune_y = targets(label_matrix(train)), targets(label_matrix(dev_tune))
+    report_y = label_matrix(dev_report)
 
     model = AutoModelForSequenceClassification.from_pretrained(
         base,
-        num_labels=len(FINE_LABELS),
+        num_labels=len(labels),
         problem_type="multi_label_classification",
-        id2label=dict(enumerate(FINE_LABELS)),
-        label2id={label: i for i, label in enumerate(FINE_LABELS)},
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
         hidden_dropout_prob=config.dropout,
         classifier_dropout=config.dropout,
     )
@@ -199,7 +205,7 @@ def train_emotion(config: EmotionTrainConfig, resume: bool = False) -> dict:
             model.save_pretrained(best)
             tokenizer.save_pretrained(best)
             (best / THRESHOLDS_FILE).write_text(
-                json.dumps({label: round(float(t), 4) for label, t in zip(FINE_LABELS, thresholds)}, indent=2)
+                json.dumps({label: round(float(t), 4) for label, t in zip(labels, thresholds)}, indent=2)
             )
         torch.save(
             {
@@ -215,7 +221,7 @@ def train_emotion(config: EmotionTrainConfig, resume: bool = False) -> dict:
 
     best_dir = config.out / "best"
     best_model = AutoModelForSequenceClassification.from_pretrained(best_dir)
-    thresholds = np.array([json.loads((best_dir / THRESHOLDS_FILE).read_text())[l] for l in FINE_LABELS], dtype=np.float32)
+    thresholds = np.array([json.loads((best_dir / THRESHOLDS_FILE).read_text())[l] for l in labels], dtype=np.float32)
     report_probs = predict(best_model, report_ids, tokenizer.pad_token_id, bf16=False)
     report = {
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},

@@ -42,21 +42,35 @@ def _group_scores(
 
 
 class EmotionReadout:
-    """Probabilities -> reading: the bundle's tuned thresholds and the shared groupings."""
+    """Probabilities -> reading: the bundle's tuned thresholds and the shared groupings.
+
+    A bundle may have group heads besides its fine labels: outputs named "ekman:<group>" or
+    "sentiment:<group>", trained on the folded labels. Their scores are used for the groups
+    they name; groups without a head score as their strongest fine label.
+    """
 
     def __init__(self, labels: Sequence[str], thresholds: Mapping[str, float]) -> None:
-        self.labels = tuple(labels)
+        self._fine = [i for i, label in enumerate(labels) if ":" not in label]
+        self.labels = tuple(labels[i] for i in self._fine)
+        self._heads = {label: i for i, label in enumerate(labels) if ":" in label}
         self._thresholds = np.array([thresholds.get(l, DEFAULT_THRESHOLD) for l in self.labels], np.float32)
 
     def read(self, probabilities: np.ndarray) -> EmotionReading:
-        labels = {label: float(p) for label, p in zip(self.labels, probabilities)}
-        ekman = _group_scores(labels, EKMAN_GROUPS, EKMAN_AXES)
+        fine_probabilities = probabilities[self._fine]
+        fine = {label: float(p) for label, p in zip(self.labels, fine_probabilities)}
+        heads = {label: float(probabilities[i]) for label, i in self._heads.items()}
+
+        def groups(kind: str, members: Mapping[str, Sequence[str]], order: Sequence[str]) -> dict[str, float]:
+            folded = _group_scores(fine, members, order)
+            return {group: heads.get(f"{kind}:{group}", folded[group]) for group in order}
+
+        ekman = groups("ekman", EKMAN_GROUPS, EKMAN_AXES)
         return EmotionReading(
-            labels=labels,
+            labels=fine,
             ekman=ekman,
-            sentiment=_group_scores(labels, SENTIMENT_GROUPS, SENTIMENTS),
-            predicted=tuple(l for l, p, t in zip(self.labels, probabilities, self._thresholds) if p >= t),
-            top_label=self.labels[int(np.argmax(probabilities))],
+            sentiment=groups("sentiment", SENTIMENT_GROUPS, SENTIMENTS),
+            predicted=tuple(l for l, p, t in zip(self.labels, fine_probabilities, self._thresholds) if p >= t),
+            top_label=self.labels[int(np.argmax(fine_probabilities))],
             top_ekman=max(ekman, key=ekman.__getitem__),
         )
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from export.goemotions import check_vocabulary, read_split, split_in_halves
-from export.metrics import fold, grouped_report, macro_f1, tune_thresholds
+from export.metrics import HEAD_LABELS, fold, grouped_report, macro_f1, tune_thresholds
 from narrative.emotions import EKMAN_GROUPS, FINE_LABELS, SENTIMENT_GROUPS
 
 WORDS = {0: "wonderful admire", 17: "happy joyful", 2: "furious angry", 25: "sad crying", 27: "the a table"}
@@ -89,6 +89,30 @@ def test_training_runs_end_to_end_and_resumes(tmp_path):
     second = train_emotion(config, resume=True)
     assert [e["epoch"] for e in second["history"]["epochs"]] == [1, 2]
     thresholds = json.loads((tmp_path / "run" / "best" / "thresholds.json").read_text())
-    assert list(thresholds) == list(FINE_LABELS) and all(0 < t < 1 for t in thresholds.values())
+    assert list(thresholds) == list(HEAD_LABELS) and all(0 < t < 1 for t in thresholds.values())
     assert (tmp_path / "run" / "best" / "config.json").exists()
     assert set(second["dev_report_fp32"]) == {"macro_f1", "ekman_macro_f1", "sentiment_macro_f1"}
+
+
+def test_group_heads_decide_the_grouped_figures():
+    joy = FINE_LABELS.index("joy")
+    truth = np.zeros((2, 28), dtype=np.float32)
+    truth[0, joy] = 1
+    truth[1, FINE_LABELS.index("neutral")] = 1
+    probs = np.zeros((2, len(HEAD_LABELS)), dtype=np.float32)
+    probs[0, HEAD_LABELS.index("ekman:joy")] = 0.9  # the fine joy output misses; the joy head does not
+    probs[0, HEAD_LABELS.index("sentiment:positive")] = 0.9
+    probs[1, HEAD_LABELS.index("ekman:neutral")] = probs[1, HEAD_LABELS.index("sentiment:neutral")] = 0.9
+    report = grouped_report(probs, truth, np.full(len(HEAD_LABELS), 0.5, dtype=np.float32))
+    assert report["macro_f1"] < 0.1
+    assert report["ekman_macro_f1"] == pytest.approx(2 / 7)  # joy and neutral right, other groups absent
+    assert report["sentiment_macro_f1"] == pytest.approx(2 / 4)
+
+
+def test_labelled_file_scores_group_heads_against_folded_labels(tmp_path):
+    from export.labelled import read_labelled
+
+    path = tmp_path / "dev.tsv"
+    path.write_text(f"so annoying\t{FINE_LABELS.index('annoyance')}\tc1\nlovely\t{FINE_LABELS.index('joy')}\tc2\n")
+    data = read_labelled(path, ["joy", "ekman:anger", "sentiment:positive"], {}, None)
+    assert data.targets.tolist() == [[False, True, False], [True, False, True]]

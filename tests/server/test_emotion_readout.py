@@ -42,3 +42,15 @@ def test_labels_follow_the_model_order_not_the_vocabulary_order():
     reading = readout.read(np.array([0.1, 0.7, 0.2], dtype=np.float32))
     assert list(reading.labels) == ["neutral", "joy", "anger"]
     assert (reading.top_label, reading.top_ekman, reading.predicted) == ("joy", "joy", ("joy",))
+
+
+def test_group_heads_score_their_groups_and_stay_out_of_the_labels():
+    labels = ["joy", "anger", "neutral", "ekman:joy", "sentiment:negative"]
+    readout = EmotionReadout(labels, {"joy": 0.3})
+    reading = readout.read(np.array([0.4, 0.6, 0.1, 0.9, 0.2], dtype=np.float32))
+    assert list(reading.labels) == ["joy", "anger", "neutral"]
+    assert reading.ekman["joy"] == pytest.approx(0.9)  # its head, not the fine joy score
+    assert reading.ekman["anger"] == pytest.approx(0.6)  # no head: the strongest member
+    assert reading.sentiment["negative"] == pytest.approx(0.2)
+    assert reading.predicted == ("joy", "anger") and reading.top_label == "anger"
+    assert reading.top_ekman == "joy"
