@@ -10,7 +10,7 @@ graph format cannot drift apart. The constants mirror the GoEmotions release
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -138,3 +138,14 @@ def fold_to_sentiment(probabilities: Mapping[str, float]) -> dict[SentimentLabel
         group: _clamp01(sum(probabilities.get(fine, 0.0) for fine in fines))
         for group, fines in SENTIMENT_GROUPS.items()
     }
+
+
+def group_scores(
+    labels: Mapping[str, float], groups: Mapping[str, Sequence[str]], order: Sequence[str]
+) -> dict[str, float]:
+    """A classifier's reading of each group: its most probable member.
+
+    Sigmoid outputs are independent, so a sum (as `fold_to_ekman` does for state updates) would
+    say "certain joy" for a dozen weak joy-like labels; the classifier's readout takes the max.
+    """
+    return {group: max(labels.get(member, 0.0) for member in groups[group]) for group in order}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from narrative.emotions import EKMAN_AXES, EKMAN_GROUPS, SENTIMENT_GROUPS, SENTIMENTS
+from narrative.emotions import EKMAN_AXES, EKMAN_GROUPS, SENTIMENT_GROUPS, SENTIMENTS, group_scores
 from server.batching import DynamicBatcher
 from server.config import BatchingSettings
 from server.models.registry import LoadedBundle
@@ -31,14 +31,6 @@ class EmotionReading:
     predicted: tuple[str, ...]
     top_label: str
     top_ekman: str
-
-
-def _group_scores(
-    labels: Mapping[str, float], groups: Mapping[str, Sequence[str]], order: Sequence[str]
-) -> dict[str, float]:
-    """A group scores as its most probable member: sigmoid outputs are independent, so a sum
-    would say "certain joy" for a dozen weak joy-like labels."""
-    return {group: max(labels.get(member, 0.0) for member in groups[group]) for group in order}
 
 
 class EmotionReadout:
@@ -61,7 +53,7 @@ class EmotionReadout:
         heads = {label: float(probabilities[i]) for label, i in self._heads.items()}
 
         def groups(kind: str, members: Mapping[str, Sequence[str]], order: Sequence[str]) -> dict[str, float]:
-            folded = _group_scores(fine, members, order)
+            folded = group_scores(fine, members, order)
             return {group: heads.get(f"{kind}:{group}", folded[group]) for group in order}
 
         ekman = groups("ekman", EKMAN_GROUPS, EKMAN_AXES)
