@@ -170,7 +170,7 @@ def train_emotion(config: EmotionTrainConfig, resume: bool = False) -> dict:
         np.random.set_state(state["rng"]["numpy"])
         torch.set_rng_state(state["rng"]["torch"])
         start_epoch = state["epoch"] + 1
-        log.info("resuming after epoch %d", state["epoch"])
+        log.info("resuming after epoch %d", state["epoch"] + 1)
 
     for epoch in range(start_epoch, config.epochs):
         if epoch - history.best_epoch > config.patience and history.best_epoch >= 0:
