@@ -221,10 +221,18 @@ def generation_parity(
     threads: int = 2,
     new_tokens: int = GREEDY_TOKENS,
 ) -> ParityReport:
-    """Prompt logits (one forward pass, empty cache) and greedy continuations, prompt by prompt."""
+    """Prompt logits (one forward pass, empty cache) and greedy continuations, prompt by prompt.
+
+    A model with a short context gets fewer greedy tokens and its prompts' last tokens only, so
+    prompt + continuation always fit its position table.
+    """
     import torch
 
-    ids = [tokenizer(prompt, return_tensors="np")["input_ids"] for prompt in prompts]
+    from export.model_info import max_context
+
+    context = max_context(model.config, tokenizer)
+    new_tokens = min(new_tokens, context // 2)
+    ids = [tokenizer(prompt, return_tensors="np")["input_ids"][:, -(context - new_tokens) :] for prompt in prompts]
     references = []
     with torch.inference_mode():
         for prompt_ids in tqdm(ids, desc="torch reference", unit="prompt", leave=False):
