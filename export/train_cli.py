@@ -50,6 +50,41 @@ def register(commands: Any) -> None:
     emotion.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     emotion.set_defaults(func=run_train_emotion)
 
+    story = kinds.add_parser(
+        "story",
+        help="pretrain the story model (GPT-2 style) with style and emotion control tokens",
+        description=(
+            "Pretrain a small GPT-2-style story model on public-domain works: clean and segment them, label each "
+            "segment's Ekman emotion with an emotion bundle, train a byte-level BPE with the control tokens, then "
+            "train with AdamW, warm-up + cosine decay, dropout, gradient clipping and early stopping on the dev "
+            "loss of held-out works. Writes OUT/corpus/, OUT/tokenizer.json, OUT/best (ready for `storyteller "
+            "export --task generation`), OUT/checkpoint.pt and OUT/training.json."
+        ),
+    )
+    story.add_argument("--data", type=Path, required=True, help="stories folder: one sub-folder per genre of .txt works")
+    story.add_argument("--out", type=Path, required=True, help="output folder")
+    story.add_argument(
+        "--emotion-bundle", type=Path, default=Path("samples/models/emotion"),
+        help="emotion bundle that labels each segment (default: samples/models/emotion)",
+    )
+    story.add_argument("--layers", type=int, default=6)
+    story.add_argument("--width", type=int, default=384, help="embedding width")
+    story.add_argument("--heads", type=int, default=6)
+    story.add_argument("--context", type=int, default=256, help="tokens per training block and the model's context")
+    story.add_argument("--vocab-size", type=int, default=8192)
+    story.add_argument("--epochs", type=float, default=4.0, help="passes over the (genre-balanced) training split")
+    story.add_argument("--max-minutes", type=float, help="stop (with a final evaluation) after this long")
+    story.add_argument("--batch-size", type=int, default=16)
+    story.add_argument("--lr", type=float, default=8e-4, help="peak learning rate")
+    story.add_argument("--eval-every", type=int, default=250, help="steps between dev evaluations and checkpoints")
+    story.add_argument("--patience", type=int, default=4, help="evaluations without dev improvement before stopping")
+    story.add_argument("--seed", type=int, default=7)
+    story.add_argument("--no-bf16", action="store_true", help="train in fp32 (about half as fast)")
+    story.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    story.add_argument("--work-limit", type=int, help="only the first N works of each genre (smoke runs)")
+    story.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    story.set_defaults(func=run_train_story)
+
     evaluate = kinds.add_parser(
         "evaluate-emotion",
         help="dev-set macro-F1 of a trained emotion model: torch fp32 and its ONNX bundles",
@@ -80,6 +115,28 @@ def run_train_emotion(args: argparse.Namespace) -> int:
     )
     report = train_emotion(config, resume=args.resume)
     print(json.dumps({"history": report["history"], "dev_report_fp32": report["dev_report_fp32"]}, indent=2))
+    return 0
+
+
+def run_train_story(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from export.errors import ExportError
+    from export.train_story import StoryTrainConfig, train_story
+
+    config = StoryTrainConfig(
+        data=args.data, out=args.out, emotion_bundle=args.emotion_bundle, layers=args.layers, width=args.width,
+        heads=args.heads, context=args.context, vocab_size=args.vocab_size, epochs=args.epochs,
+        max_minutes=args.max_minutes, batch_size=args.batch_size, learning_rate=args.lr,
+        eval_every=args.eval_every, patience=args.patience, seed=args.seed, bf16=not args.no_bf16,
+        threads=args.threads, work_limit=args.work_limit,
+    )  # fmt: skip
+    try:
+        report = train_story(config, resume=args.resume)
+    except ExportError as exc:
+        print(f"storyteller train story: {exc}", file=sys.stderr)
+        return 2
+    keys = ("parameters", "steps", "tokens_seen", "stop_reason", "best_dev_loss", "best_dev_perplexity", "minutes")
+    print(json.dumps({k: report[k] for k in keys}, indent=2))
     return 0
 
 

@@ -1,0 +1,333 @@
+"""Pretraining the story model: a small GPT-2 on public-domain fiction, with style and emotion control.
+
+Why it is built this way:
+- Each segment is written as `<|endoftext|><|style:S|><|emotion:E|>text`, the layout the server's
+  generation loop builds from a request. Each control token is dropped at random (per segment and
+  epoch), so the same model also writes without control: the baseline control is judged against.
+- Genres are unbalanced (mystery is 4x adventure); every epoch samples segments with genre weight
+  proportional to size**balance, so small genres are seen more often without copying any text.
+- Segments are packed into full blocks of `context` tokens: no padding, every token trains.
+- The epoch's order comes from (seed, epoch), so a checkpoint only needs the step to resume exactly.
+- Early stopping watches dev loss on held-out works; OUT/best always holds the best model so far,
+  a Hugging Face folder that `storyteller export --task generation` takes as it is.
+
+Outputs: OUT/corpus/ (segments, labels, summary), OUT/tokenizer.json, OUT/best/, OUT/checkpoint.pt,
+OUT/training.json.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer
+from tqdm import tqdm
+
+from export.emotion_labeller import EkmanLabeller
+from export.errors import ExportError
+from export.story_corpus import Segment, dev_works, find_works, read_jsonl, read_segments, summary, write_jsonl
+from export.story_tokenizer import END_OF_TEXT, emotion_token, save_for_transformers, style_token, train_tokenizer
+
+log = logging.getLogger("storyteller.train.story")
+
+
+@dataclass
+class StoryTrainConfig:
+    data: Path
+    out: Path
+    emotion_bundle: Path
+    vocab_size: int = 8192
+    context: int = 256
+    layers: int = 6
+    width: int = 384
+    heads: int = 6
+    dropout: float = 0.1
+    batch_size: int = 16
+    learning_rate: float = 8e-4
+    weight_decay: float = 0.1
+    warmup_steps: int = 200
+    min_lr_ratio: float = 0.1
+    epochs: float = 4.0
+    max_minutes: float | None = None
+    eval_every: int = 250
+    eval_blocks: int = 192
+    patience: int = 4
+    control_dropout: float = 0.15
+    balance: float = 0.5
+    seed: int = 7
+    bf16: bool = True
+    threads: int | None = None
+    work_limit: int | None = None  # smoke runs: only the first N works of each genre
+
+
+@dataclass
+class History:
+    evals: list[dict] = field(default_factory=list)
+    best_step: int = -1
+    best_dev_loss: float = math.inf
+
+
+# --- corpus -----------------------------------------------------------------------------------
+
+
+def prepare_corpus(config: StoryTrainConfig, progress: bool = True) -> tuple[list[Segment], list[Segment]]:
+    """Segments with emotion labels, split by work; built once into OUT/corpus and reused."""
+    folder = config.out / "corpus"
+    if (folder / "summary.json").is_file():
+        log.info("reusing the prepared corpus in %s", folder)
+        return read_jsonl(folder / "train.jsonl"), read_jsonl(folder / "dev.jsonl")
+    works = find_works(config.data)
+    if config.work_limit:
+        works = [w for w in works if [x.title for x in works if x.genre == w.genre].index(w.title) < config.work_limit]
+    held = dev_works(works)
+    segments = read_segments(works)
+    labeller = EkmanLabeller(config.emotion_bundle, threads=config.threads or 2)
+    emotions = labeller.label([s.text for s in segments], progress=progress)
+    labelled = [Segment(s.work, s.style, s.text, e) for s, e in zip(segments, emotions, strict=True)]
+    train = [s for s in labelled if s.work not in held]
+    dev = [s for s in labelled if s.work in held]
+    if not train or not dev:
+        raise ExportError(f"--data {config.data}: need at least two works in some genre to hold one out for dev")
+    folder.mkdir(parents=True, exist_ok=True)
+    write_jsonl(folder / "train.jsonl", train)
+    write_jsonl(folder / "dev.jsonl", dev)
+    stats = summary(train, dev) | {"emotion_bundle": labeller.name}
+    (folder / "summary.json").write_text(json.dumps(stats, indent=2))
+    return train, dev
+
+
+def prepare_tokenizer(config: StoryTrainConfig, train: list[Segment]) -> Tokenizer:
+    path = config.out / "tokenizer.json"
+    if path.is_file():
+        return Tokenizer.from_file(str(path))
+    tokenizer = train_tokenizer((s.text for s in train), sorted({s.style for s in train}), config.vocab_size)
+    tokenizer.save(str(path))
+    return tokenizer
+
+
+# --- blocks -----------------------------------------------------------------------------------
+
+
+@dataclass
+class EncodedCorpus:
+    texts: list[list[int]]
+    style_ids: list[int]
+    emotion_ids: list[int]
+    genres: list[str]
+    eot: int
+
+
+def encode(tokenizer: Tokenizer, segments: list[Segment]) -> EncodedCorpus:
+    ids = [e.ids for e in tokenizer.encode_batch([s.text for s in segments], add_special_tokens=False)]
+
+    def token(text: str) -> int:
+        found = tokenizer.token_to_id(text)
+        if found is None:
+            raise ExportError(f"tokenizer.json has no token {text!r}; delete OUT/tokenizer.json to retrain it")
+        return found
+
+    return EncodedCorpus(
+        ids,
+        [token(style_token(s.style)) for s in segments],
+        [token(emotion_token(s.emotion)) for s in segments],
+        [s.style for s in segments],
+        token(END_OF_TEXT),
+    )
+
+
+def _segment_tokens(corpus: EncodedCorpus, i: int, rng: np.random.Generator | None, dropout: float) -> list[int]:
+    prefix = [corpus.eot]
+    if rng is None or rng.random() >= dropout:
+        prefix.append(corpus.style_ids[i])
+    if rng is None or rng.random() >= dropout:
+        prefix.append(corpus.emotion_ids[i])
+    return prefix + corpus.texts[i]
+
+
+def _pack(stream: list[int], context: int) -> np.ndarray:
+    usable = len(stream) // context * context
+    return np.asarray(stream[:usable], np.int64).reshape(-1, context)
+
+
+def epoch_blocks(corpus: EncodedCorpus, config: StoryTrainConfig, epoch: int) -> np.ndarray:
+    """(blocks, context) token ids for one epoch: genre-balanced sample, controls dropped at random."""
+    rng = np.random.default_rng([config.seed, epoch])
+    genres, counts = np.unique(corpus.genres, return_counts=True)
+    per_genre = dict(zip(genres, counts**config.balance / counts, strict=True))  # mass ~ size**balance
+    weights = np.array([per_genre[g] for g in corpus.genres])
+    order = rng.choice(len(corpus.texts), size=len(corpus.texts), replace=True, p=weights / weights.sum())
+    stream: list[int] = []
+    for i in order:
+        stream.extend(_segment_tokens(corpus, int(i), rng, config.control_dropout))
+    return _pack(stream, config.context)
+
+
+def dev_blocks(corpus: EncodedCorpus, config: StoryTrainConfig) -> np.ndarray:
+    """A fixed, evenly spread subset of dev blocks, every segment with both controls."""
+    stream: list[int] = []
+    for i in range(len(corpus.texts)):
+        stream.extend(_segment_tokens(corpus, i, None, 0.0))
+    blocks = _pack(stream, config.context)
+    if len(blocks) <= config.eval_blocks:
+        return blocks
+    return blocks[np.linspace(0, len(blocks) - 1, config.eval_blocks).astype(int)]
+
+
+# --- model and optimisation -------------------------------------------------------------------
+
+
+def build_model(config: StoryTrainConfig, tokenizer: Tokenizer):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    eot = tokenizer.token_to_id(END_OF_TEXT)
+    model_config = GPT2Config(
+        vocab_size=tokenizer.get_vocab_size(), n_positions=config.context, n_embd=config.width,
+        n_layer=config.layers, n_head=config.heads, resid_pdrop=config.dropout, embd_pdrop=config.dropout,
+        attn_pdrop=config.dropout, bos_token_id=eot, eos_token_id=eot, pad_token_id=eot,
+    )  # fmt: skip
+    return GPT2LMHeadModel(model_config)
+
+
+def build_optimizer(model, config: StoryTrainConfig) -> torch.optim.AdamW:
+    """Weight decay on matrices only: decaying biases and LayerNorm gains only hurts."""
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    rest = [p for n, p in model.named_parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.learning_rate, betas=(0.9, 0.95))
+
+
+def lr_lambda(config: StoryTrainConfig, total_steps: int):
+    """Linear warm-up, then cosine decay to min_lr_ratio of the peak at the last step."""
+
+    def factor(step: int) -> float:
+        if step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        progress = min(1.0, (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps))
+        return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+@torch.no_grad()
+def dev_loss(model, blocks: np.ndarray, bf16: bool, batch_size: int = 32) -> float:
+    """Mean next-token cross-entropy (nats) over the dev blocks."""
+    model.eval()
+    total, count = 0.0, 0
+    for start in range(0, len(blocks), batch_size):
+        ids = torch.from_numpy(blocks[start : start + batch_size])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(input_ids=ids).logits
+        loss = torch.nn.functional.cross_entropy(
+            logits[:, :-1].float().reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="sum"
+        )
+        total += loss.item()
+        count += ids[:, 1:].numel()
+    model.train()
+    return total / count
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+
+def train_story(config: StoryTrainConfig, resume: bool = False, progress: bool = True) -> dict:
+    started = time.monotonic()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    config.out.mkdir(parents=True, exist_ok=True)
+    train, dev = prepare_corpus(config, progress)
+    tokenizer = prepare_tokenizer(config, train)
+    train_corpus, dev_corpus = encode(tokenizer, train), encode(tokenizer, dev)
+    held_out = dev_blocks(dev_corpus, config)
+
+    torch.manual_seed(config.seed)
+    model = build_model(config, tokenizer)
+    optimizer = build_optimizer(model, config)
+    steps_per_epoch = len(epoch_blocks(train_corpus, config, 0)) // config.batch_size
+    total_steps = max(1, int(config.epochs * steps_per_epoch))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config, total_steps))
+    history, step = History(), 0
+
+    checkpoint_path = config.out / "checkpoint.pt"
+    if resume and checkpoint_path.exists():
+        state = torch.load(checkpoint_path, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history, step = History(**state["history"]), state["step"]
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resuming at step %d of %d", step, total_steps)
+
+    def evaluate_and_save() -> bool:
+        """Dev loss, best model, checkpoint; False when patience has run out."""
+        loss = dev_loss(model, held_out, config.bf16)
+        history.evals.append({"step": step, "dev_loss": loss, "dev_perplexity": math.exp(loss), "tokens": step * tokens_per_step})
+        log.info("step %d: dev loss %.4f (perplexity %.2f)", step, loss, math.exp(loss))
+        if loss < history.best_dev_loss:
+            history.best_step, history.best_dev_loss = step, loss
+            model.save_pretrained(config.out / "best")
+            save_for_transformers(tokenizer, config.out / "best", config.context)
+        state = {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict(), "history": asdict(history), "torch_rng": torch.get_rng_state()}  # fmt: skip
+        torch.save(state, checkpoint_path)
+        return step - history.best_step < config.patience * config.eval_every
+
+    tokens_per_step = config.batch_size * config.context
+    model.train()
+    bar = tqdm(total=total_steps, initial=step, desc="story", unit="step", disable=not progress)
+    deadline = started + config.max_minutes * 60 if config.max_minutes else math.inf
+    running, window_start, window_tokens = None, time.monotonic(), 0
+    stop_reason = ""
+    while not stop_reason and step < total_steps:
+        epoch, offset = divmod(step, steps_per_epoch)
+        blocks = epoch_blocks(train_corpus, config, epoch)
+        for batch in range(offset, steps_per_epoch):
+            ids = torch.from_numpy(blocks[batch * config.batch_size : (batch + 1) * config.batch_size])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+                loss = model(input_ids=ids, labels=ids).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            window_tokens += ids.numel()
+            running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+            rate = window_tokens / max(1e-9, time.monotonic() - window_start)
+            bar.update(1)
+            bar.set_postfix(loss=f"{running:.3f}", tok_s=f"{rate:,.0f}", lr=f"{scheduler.get_last_lr()[0]:.1e}")
+            if step % config.eval_every == 0 or step == total_steps:
+                if not evaluate_and_save():
+                    stop_reason = f"early stop: no dev improvement in {config.patience} evaluations"
+                window_start, window_tokens = time.monotonic(), 0
+            elif time.monotonic() > deadline:
+                evaluate_and_save()
+                stop_reason = f"time budget of {config.max_minutes} minutes reached"
+            if stop_reason or step >= total_steps:
+                break
+    stop_reason = stop_reason or "schedule finished"
+    bar.close()
+    log.info("%s at step %d", stop_reason, step)
+
+    report = {
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "steps": step,
+        "total_steps": total_steps,
+        "tokens_seen": step * tokens_per_step,
+        "train_tokens_per_epoch": steps_per_epoch * tokens_per_step,
+        "dev_blocks": len(held_out),
+        "stop_reason": stop_reason,
+        "best_dev_loss": history.best_dev_loss,
+        "best_dev_perplexity": math.exp(history.best_dev_loss),
+        "history": asdict(history),
+        "corpus": json.loads((config.out / "corpus" / "summary.json").read_text()),
+        "minutes": (time.monotonic() - started) / 60,
+    }
+    (config.out / "training.json").write_text(json.dumps(report, indent=2))
+    return report
