@@ -38,6 +38,16 @@ testable with numbers worked out by hand. Emotions stay in [0, 1] per Ekman axis
         fear      += FEAR_GAIN_PER_HOSTILITY * h * (1 - t)
 
     Hot-tempered listeners take hostility worse; mild ones are frightened by it instead.
+
+(e) Expression: a character who delivers a line in emotion `o` moves toward it, as people who
+    voice anger grow angrier and those who voice comfort calm down::
+
+        w  = clamp(EXPRESS_BASE + EXPRESS_STUBBORNNESS_WEIGHT * (stubbornness - TRAIT_DEFAULT),
+                   BLEND_MIN, BLEND_MAX)
+        e' = e + w * (o - e)
+
+    Stubborn characters dwell on what they say; the weight stays below a listener's (c), since
+    hearing a mood is stronger than hearing oneself.
 """
 
 from __future__ import annotations
@@ -58,6 +68,9 @@ BLEND_STUBBORNNESS_WEIGHT = 0.4
 BLEND_RELATIONSHIP_WEIGHT = 0.2
 BLEND_MIN = 0.0
 BLEND_MAX = 0.9
+
+EXPRESS_BASE = 0.2
+EXPRESS_STUBBORNNESS_WEIGHT = 0.2
 
 TRUST_LOSS_PER_HOSTILITY = 0.10
 AFFECTION_LOSS_PER_HOSTILITY = 0.08
@@ -108,6 +121,12 @@ def blend_weight(traits: Mapping[str, float], trust: float, affection: float) ->
         - BLEND_STUBBORNNESS_WEIGHT * (trait(traits, "stubbornness") - TRAIT_DEFAULT)
         + BLEND_RELATIONSHIP_WEIGHT * (trust + affection) / 2.0
     )
+    return clamp(weight, BLEND_MIN, BLEND_MAX)
+
+
+def expression_weight(traits: Mapping[str, float]) -> float:
+    """Rule (e): how much a speaker takes on the emotion of their own line."""
+    weight = EXPRESS_BASE + EXPRESS_STUBBORNNESS_WEIGHT * (trait(traits, "stubbornness") - TRAIT_DEFAULT)
     return clamp(weight, BLEND_MIN, BLEND_MAX)
 
 

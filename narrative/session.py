@@ -183,6 +183,27 @@ def observe_utterance(
     return draft, deltas
 
 
+def deliver_line(
+    graph: PlotGraph, state: SessionState, speaker: str, listener: str, emotion: EmotionVector
+) -> tuple[SessionState, UtteranceDeltas | None]:
+    """`speaker` (a character) said a line in `emotion` to `listener`, as one step: rule (e) moves
+    the speaker toward the line's emotion, and a character listener hears it by rules (c) and
+    (d) (their deltas are returned; None when the listener is the player)."""
+    if speaker == PLAYER_ID or speaker not in graph.index.characters:
+        raise UnknownReferenceError("character", speaker, "speaker")
+    if speaker in state.removed:
+        raise InvalidEventError("speaker", f"{speaker!r} has {state.removed[speaker]} the story")
+    if listener == PLAYER_ID:
+        draft, heard = state.model_copy(deep=True), None
+        draft.step += 1
+        _log(draft, "utterance", f"{_name(graph, speaker)} spoke to the player with {emotion.dominant()}")
+    else:
+        draft, heard = observe_utterance(graph, state, speaker, listener, emotion)
+    weight = emotion_logic.expression_weight(graph.character(speaker).traits)
+    draft.emotions[speaker] = emotion_logic.blend(draft.emotions[speaker], emotion, weight)
+    return draft, heard
+
+
 def _closed_reason(graph: PlotGraph, state: SessionState, choice: Choice) -> str | None:
     if choice.from_ != state.current_beat:
         return f"it leaves beat {choice.from_!r}, the current beat is {state.current_beat!r}"
