@@ -80,6 +80,15 @@ def narration_prompt(context: GenerationContext, emotion: EkmanLabel | None, max
     return StoryPrompt(scene(context, max_chars) + PARAGRAPH, context.style, emotion, (PARAGRAPH,))
 
 
+def _opening(speaker: str, listener: str, intent: Intent, emotion: EkmanLabel | None) -> str:
+    return f"{speaker} {INTENT_VERBS[intent]} {listener}{MANNER[emotion] if emotion else ''}, {QUOTE}"
+
+
+def _heard(listener: str, situation: str) -> str:
+    said = situation.strip()
+    return f"{listener[0].upper()}{listener[1:]} said, {QUOTE}{said}{QUOTE}{PARAGRAPH}" if said else ""
+
+
 def npc_line_prompt(
     context: GenerationContext, intent: Intent = "", situation: str = "", max_chars: int = 600
 ) -> StoryPrompt:
@@ -88,7 +97,23 @@ def npc_line_prompt(
         raise ValueError("an NPC line needs a speaker in its context")
     speaker, listener = context.speaker, _prose_name(context.listener)
     emotion = context.target_emotion
-    heard = f"{listener[0].upper()}{listener[1:]} said, {QUOTE}{situation.strip()}{QUOTE}{PARAGRAPH}" if situation.strip() else ""
-    opening = f"{speaker} {INTENT_VERBS[intent]} {listener}{MANNER[emotion] if emotion else ''}, {QUOTE}"
+    heard, opening = _heard(listener, situation), _opening(speaker, listener, intent, emotion)
     budget = max(0, max_chars - len(heard) - len(opening) - len(PARAGRAPH))
     return StoryPrompt(scene(context, budget) + PARAGRAPH + heard + opening, context.style, emotion, (QUOTE, PARAGRAPH))
+
+
+def situation_line_prompt(
+    speaker: str,
+    situation: str,
+    listener: str = "",
+    intent: Intent = "",
+    emotion: EkmanLabel | None = None,
+    style: str = "",
+    max_chars: int = 600,
+) -> StoryPrompt:
+    """A line outside any plot graph (a spreadsheet row): the free-text situation is the scene."""
+    listener = _prose_name(listener or None)
+    opening = _opening(speaker, listener, intent, emotion)
+    scene_text = situation.strip()[-max(0, max_chars - len(opening) - len(PARAGRAPH)) :]
+    lead = scene_text + PARAGRAPH if scene_text else ""
+    return StoryPrompt(lead + opening, style, emotion, (QUOTE, PARAGRAPH))

@@ -100,6 +100,30 @@ def start_session(graph: PlotGraph) -> SessionState:
     return draft
 
 
+def state_at(graph: PlotGraph, beat_id: str) -> SessionState:
+    """A plausible state in `beat_id`, for tools that write text for a beat outside a playthrough.
+
+    Breadth-first play from the start, taking only choices whose conditions hold; the first state
+    to enter the beat wins, so who is present and what they know follow from a real path. A beat
+    no open path reaches (gated by conditions this walk does not satisfy) is entered directly
+    from the start.
+    """
+    graph.beat(beat_id)  # unknown id: UnknownReferenceError
+    start = start_session(graph)
+    frontier, seen = [start], {start.current_beat}
+    while frontier:
+        state = frontier.pop(0)
+        if state.current_beat == beat_id:
+            return state
+        for choice in available_choices(graph, state):
+            if choice.to not in seen:
+                seen.add(choice.to)
+                frontier.append(choose(graph, state, choice.id))
+    draft = start.model_copy(deep=True)
+    _enter(graph, draft, beat_id)
+    return draft
+
+
 def available_choices(graph: PlotGraph, state: SessionState) -> tuple[Choice, ...]:
     """Choices from the current beat whose condition holds, in the file's order."""
     return tuple(

@@ -10,9 +10,16 @@ from narrative.coherence import ABSENT_CHARACTER, EMOTION_OFF_ARC, UNKNOWN_FACT,
 from narrative.context import build_context
 from narrative.emotions import EmotionVector
 from narrative.errors import InvalidEventError, UnknownReferenceError
-from narrative.prompting import PLAYER_IN_PROSE, narration_prompt, npc_line_prompt
-from narrative.session import choose, deliver_line, observe_utterance, report_event, start_session
-from narrative.session import parse_game_event
+from narrative.prompting import PLAYER_IN_PROSE, narration_prompt, npc_line_prompt, situation_line_prompt
+from narrative.session import (
+    choose,
+    deliver_line,
+    observe_utterance,
+    parse_game_event,
+    report_event,
+    start_session,
+    state_at,
+)
 
 
 def test_e_expression_weight_from_stubbornness():
@@ -106,3 +113,19 @@ def test_coherence_flags_a_line_off_the_speakers_arc(lighthouse):
     assert warning.code == EMOTION_OFF_ARC and "anger" in warning.message
     assert check(lighthouse, state, "Get out.", "keeper", "anger") == []
     assert check(lighthouse, state, "Good evening.", None, "joy") == []
+
+
+def test_state_at_a_beat_follows_an_open_path(lighthouse):
+    state = state_at(lighthouse, "keeper_cottage")
+    assert state.current_beat == "keeper_cottage" and state.visited == ["arrival", "keeper_cottage"]
+    assert state.present == ["keeper"] and state.emotions["keeper"].anger > 0  # the beat's effects applied
+    assert state_at(lighthouse, "arrival") == start_session(lighthouse)
+    with pytest.raises(UnknownReferenceError):
+        state_at(lighthouse, "nowhere")
+
+
+def test_a_spreadsheet_line_prompt_needs_no_graph():
+    prompt = situation_line_prompt("Brom", "The forge is cold and the order is late.", intent="refuse", emotion="anger", style="fairy_tale")
+    assert prompt.text == 'The forge is cold and the order is late.\n\nBrom refused the stranger angrily, "'
+    assert (prompt.style, prompt.emotion, prompt.stop) == ("fairy_tale", "anger", ('"', "\n\n"))
+    assert situation_line_prompt("Brom", "", listener="Ada").text == 'Brom said to Ada, "'
