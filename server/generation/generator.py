@@ -1,0 +1,250 @@
+"""The story model as servicers and the CLI use it: params in, text pieces and a result out.
+
+It turns GenerationParams into a scheduler job (prompt layout, seed, candidates), moves
+the scheduler's events from its thread into the caller's event loop, and, when a target
+emotion asks for several candidates, lets the emotion model pick the one that reads most
+like the target. Leaving the async iteration early (the gRPC call was cancelled or its
+deadline passed) cancels the job, so its rows leave the batch before the next step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from server.config import GenerationSettings, LimitSettings
+from server.errors import DeadlineExceeded, InvalidArgument, Unavailable
+from server.generation.decoder import KVDecoder
+from server.generation.prompt import PromptEncoder
+from server.generation.scheduler import GenerationScheduler, Job
+from server.generation.types import Delta, Event, Failed, Finished, FinishReason, GenerationParams, SequenceSpec
+from server.models.emotion import BatchedEmotionClassifier, EmotionReading
+from server.models.registry import LoadedBundle
+
+
+class GenerationObserver(Protocol):
+    """Hears generation figures (server.metrics implements it); called from any thread."""
+
+    def observe_tokens(self, count: int) -> None: ...
+
+    def observe_time_to_first_token(self, seconds: float) -> None: ...
+
+
+@dataclass
+class CandidateText:
+    """What one row produced, gathered from its events."""
+
+    deltas: list[str] = field(default_factory=list)
+    token_ids: list[int] = field(default_factory=list)
+    first_token_at: float | None = None
+    finish_reason: FinishReason | None = None
+    completion_tokens: int = 0
+
+    @property
+    def text(self) -> str:
+        return "".join(self.deltas)
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    text: str
+    token_ids: tuple[int, ...]  # generated ids of the returned candidate, EOS included
+    finish_reason: FinishReason
+    prompt_tokens: int
+    completion_tokens: int
+    seed: int
+    style: str
+    candidates: int
+    time_to_first_token_ms: float
+    detected_emotion: EmotionReading | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A request made concrete: what the scheduler decodes and how many candidates compete."""
+
+    spec: SequenceSpec
+    candidates: int
+
+
+def emotion_score(reading: EmotionReading, target: str) -> float:
+    """How strongly a text carries `target`: its Ekman group probability, or its fine label's."""
+    if target in reading.ekman:
+        return reading.ekman[target]
+    return reading.labels.get(target, 0.0)
+
+
+class StoryGenerator:
+    def __init__(
+        self,
+        bundle: LoadedBundle,
+        settings: GenerationSettings,
+        limits: LimitSettings,
+        emotion: BatchedEmotionClassifier | None = None,
+        observer: GenerationObserver | None = None,
+    ) -> None:
+        manifest = bundle.manifest
+        self.name = manifest.name
+        self.settings = settings
+        self.limits = limits
+        self.emotion = emotion
+        self._observer = observer
+        tokenizer = bundle.tokenizer
+        # The prompt is encoded whole: a tokenizer.json saved with padding or truncation must not apply.
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        self.tokenizer = tokenizer
+        self.prompt = PromptEncoder(tokenizer, manifest)
+        self.max_context = manifest.max_context or limits.max_prompt_tokens + limits.max_new_tokens
+        self.scheduler = GenerationScheduler(
+            KVDecoder(bundle.session),
+            tokenizer,
+            max_context=self.max_context,
+            eos_id=manifest.special_tokens.get("eos_token_id"),
+            max_batch_size=settings.max_batch_size,
+            max_waiting=settings.max_waiting,
+            on_tokens=observer.observe_tokens if observer is not None else None,
+        )
+
+    @property
+    def max_candidates(self) -> int:
+        """Candidates share one batch, so the batch size bounds them too."""
+        return min(self.limits.max_candidates, self.settings.max_batch_size)
+
+    def _candidates(self, params: GenerationParams) -> int:
+        """1 unless a target emotion can rerank different texts (greedy ones would all be the same)."""
+        if not params.target_emotion or params.sampling.greedy:
+            return 1
+        wanted = params.num_candidates or min(self.settings.default_candidates, self.max_candidates)
+        if wanted > 1 and self.emotion is None:
+            if params.num_candidates:
+                raise Unavailable("num_candidates: reranking candidates needs an emotion model, and none is loaded")
+            return 1
+        return wanted
+
+    def plan(self, params: GenerationParams, deadline: float | None = None) -> Plan:
+        """Checks what needs the model (control values, prompt length); raises InvalidArgument."""
+        prompt_ids = self.prompt.encode(params.prompt, params.style, params.target_emotion)
+        limit = min(self.limits.max_prompt_tokens, self.max_context - 1)
+        if len(prompt_ids) > limit:
+            raise InvalidArgument("prompt", f"{len(prompt_ids)} tokens (with the control tokens); the limit is {limit}")
+        if params.num_candidates > self.max_candidates:
+            raise InvalidArgument("num_candidates", f"{params.num_candidates}; the limit is {self.max_candidates}")
+        seed = params.seed or secrets.randbelow(2**63 - 1) + 1
+        candidates = self._candidates(params)
+        spec = SequenceSpec(
+            prompt_ids=tuple(prompt_ids),
+            sampling=params.sampling,
+            max_new_tokens=params.max_new_tokens,
+            seed=seed,
+            rows=candidates,
+            stop=params.stop,
+            deadline=deadline,
+        )
+        return Plan(spec, candidates)
+
+    async def _events(self, plan: Plan) -> AsyncIterator[Event]:
+        """The job's events in this event loop; the job is cancelled when the iteration stops early."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        job = Job(plan.spec, lambda event: loop.call_soon_threadsafe(queue.put_nowait, event))
+        self.scheduler.submit(job)
+        remaining = plan.spec.rows
+        try:
+            while remaining:
+                event = await queue.get()
+                if isinstance(event, Failed):
+                    raise event.error
+                if isinstance(event, Finished):
+                    remaining -= 1
+                    if event.reason is FinishReason.DEADLINE:
+                        raise DeadlineExceeded("the deadline passed during generation")
+                    if event.reason is FinishReason.CANCELLED:
+                        raise Unavailable("generation was cancelled: the server is shutting down")
+                yield event
+        finally:
+            job.cancel()
+
+    async def stream(
+        self, params: GenerationParams, deadline: float | None = None, started: float | None = None
+    ) -> AsyncIterator[str | GenerationResult]:
+        """Text pieces as they are generated, then the GenerationResult.
+
+        With several candidates nothing can be sent before all are done and one is chosen;
+        the chosen candidate's pieces then follow at once. `deadline` is time.monotonic();
+        `started` (time.perf_counter()) is when the request arrived, for time to first token.
+        """
+        started = time.perf_counter() if started is None else started
+        plan = self.plan(params, deadline)
+        rows = [CandidateText() for _ in range(plan.candidates)]
+        # aclosing: when our caller stops early, the job is cancelled now, not at garbage collection.
+        async with contextlib.aclosing(self._events(plan)) as events:
+            async for event in events:
+                row = rows[event.row]
+                if isinstance(event, Delta):
+                    if event.token_id is not None:
+                        row.token_ids.append(event.token_id)
+                        if row.first_token_at is None:
+                            row.first_token_at = event.at
+                    if event.text:
+                        row.deltas.append(event.text)
+                        if plan.candidates == 1:
+                            yield event.text
+                elif isinstance(event, Finished):
+                    row.finish_reason, row.completion_tokens = event.reason, event.completion_tokens
+        chosen, reading = await self._choose(rows, params.target_emotion)
+        if plan.candidates > 1:
+            for text in chosen.deltas:
+                yield text
+        if reading is None:
+            reading = await self._read_emotion(chosen.text)
+        first = min((r.first_token_at for r in rows if r.first_token_at is not None), default=time.perf_counter())
+        ttft = max(first - started, 0.0)
+        if self._observer is not None:
+            self._observer.observe_time_to_first_token(ttft)
+        assert chosen.finish_reason is not None
+        yield GenerationResult(
+            text=chosen.text,
+            token_ids=tuple(chosen.token_ids),
+            finish_reason=chosen.finish_reason,
+            prompt_tokens=len(plan.spec.prompt_ids),
+            completion_tokens=chosen.completion_tokens,
+            seed=plan.spec.seed,
+            style=params.style,
+            candidates=plan.candidates,
+            time_to_first_token_ms=ttft * 1000,
+            detected_emotion=reading,
+        )
+
+    async def generate(
+        self, params: GenerationParams, deadline: float | None = None, started: float | None = None
+    ) -> GenerationResult:
+        """The whole text at once: the same pieces as stream(), joined."""
+        async with contextlib.aclosing(self.stream(params, deadline, started)) as items:
+            async for item in items:
+                if isinstance(item, GenerationResult):
+                    return item
+        raise AssertionError("stream() always ends with a GenerationResult")
+
+    async def _choose(self, rows: list[CandidateText], target: str) -> tuple[CandidateText, EmotionReading | None]:
+        """The candidate reading most like `target` (the first on ties); one candidate is itself."""
+        if len(rows) == 1 or self.emotion is None:
+            return rows[0], None
+        texts = [row.text if row.text.strip() else " " for row in rows]
+        readings = await self.emotion.classify(texts)
+        scores = [emotion_score(r, target) if row.text.strip() else -1.0 for r, row in zip(readings, rows, strict=True)]
+        best = max(range(len(rows)), key=lambda i: (scores[i], -i))
+        return rows[best], readings[best] if rows[best].text.strip() else None
+
+    async def _read_emotion(self, text: str) -> EmotionReading | None:
+        if self.emotion is None or not text.strip():
+            return None
+        return (await self.emotion.classify([text]))[0]
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.scheduler.close)

@@ -1,0 +1,91 @@
+"""Choosing the next token from a row's logits: penalties, filters, then a seeded draw.
+
+Numpy only, one row at a time: rows of a batch have their own settings and their own
+random generator, so a row samples the same tokens whether it decodes alone or beside
+others (same seed -> same text). The order follows Hugging Face's generate: repetition
+penalty and n-gram bans on the raw logits, then temperature, top-k and top-p.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from server.generation.types import SamplingConfig
+
+
+def apply_repetition_penalty(logits: np.ndarray, history: np.ndarray, penalty: float) -> None:
+    """In place, as in the CTRL paper and HF: a seen token's positive logit is divided by
+    `penalty`, a negative one multiplied, so > 1 always makes it less likely."""
+    if penalty in (0.0, 1.0) or history.size == 0:
+        return
+    seen = np.unique(history)
+    scores = logits[seen]
+    logits[seen] = np.where(scores > 0, scores / penalty, scores * penalty)
+
+
+def banned_ngram_tokens(history: np.ndarray, size: int) -> np.ndarray:
+    """Tokens that would complete an n-gram of `size` already present in `history`.
+
+    With size 1 that is every token seen; otherwise the tokens that followed each earlier
+    occurrence of the last size-1 tokens.
+    """
+    if size <= 0 or history.size < size:
+        return np.empty(0, np.int64)
+    if size == 1:
+        return np.unique(history)
+    windows = np.lib.stride_tricks.sliding_window_view(history, size)
+    prefix = history[-(size - 1) :]
+    matches = np.all(windows[:, :-1] == prefix, axis=1)
+    return np.unique(windows[matches, -1])
+
+
+def top_k_filter(logits: np.ndarray, k: int) -> None:
+    """In place: all but the k largest logits become -inf."""
+    if 0 < k < logits.size:
+        drop = np.argpartition(logits, -k)[:-k]
+        logits[drop] = -np.inf
+
+
+def top_p_filter(logits: np.ndarray, p: float) -> None:
+    """In place: keep the smallest set of most likely tokens whose probability reaches p
+    (always at least the most likely one); the rest become -inf."""
+    if not 0.0 < p < 1.0:
+        return
+    order = np.argsort(-logits, kind="stable")
+    probabilities = softmax(logits[order])
+    # A token stays while the mass before it is still short of p.
+    before = np.cumsum(probabilities) - probabilities
+    logits[order[before >= p]] = -np.inf
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - np.max(logits))
+    return shifted / shifted.sum()
+
+
+class Sampler:
+    """The next-token rule of one row: its settings and its own seeded generator."""
+
+    def __init__(self, config: SamplingConfig, rng: np.random.Generator) -> None:
+        self.config = config
+        self.rng = rng
+
+    def __call__(self, logits: np.ndarray, history: np.ndarray) -> int:
+        """The next token after `history` (prompt and output so far) given its `logits` (vocab,)."""
+        config = self.config
+        scores = np.array(logits, dtype=np.float32, copy=True)
+        apply_repetition_penalty(scores, history, config.repetition_penalty)
+        banned = banned_ngram_tokens(history, config.no_repeat_ngram_size)
+        if banned.size and banned.size < scores.size:  # a ban of every token cannot be honoured
+            scores[banned] = -np.inf
+        if config.greedy:
+            return int(np.argmax(scores))
+        # Shifted first, so that even a tiny temperature cannot overflow to inf - inf.
+        scores = (scores - np.max(scores)) / config.temperature
+        top_k_filter(scores, config.top_k)
+        top_p_filter(scores, config.top_p)
+        probabilities = softmax(scores)
+        # Inverse CDF: one uniform draw per token, so a seed replays exactly.
+        cumulative = np.cumsum(probabilities, dtype=np.float64)
+        index = int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1], side="right"))
+        return min(index, scores.size - 1)

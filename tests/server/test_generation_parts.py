@@ -1,0 +1,156 @@
+"""The generation loop's parts on their own: sampling, detokenizing, stop strings, prompt, cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tokenizers import Tokenizer
+
+from server.errors import InvalidArgument
+from server.generation.detokenize import REPLACEMENT, IncrementalDetokenizer
+from server.generation.kv_cache import KVCache
+from server.generation.prompt import PromptEncoder
+from server.generation.sampling import Sampler, apply_repetition_penalty, banned_ngram_tokens, top_p_filter
+from server.generation.stopping import StopMatcher
+from server.generation.types import SamplingConfig
+from server.models.bundle import read_manifest
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_story_bundle) -> Tokenizer:
+    return Tokenizer.from_file(str(tiny_story_bundle / "tokenizer.json"))
+
+
+def sample(config: SamplingConfig, logits, history=(), seed=0) -> int:
+    return Sampler(config, np.random.default_rng(seed))(np.asarray(logits, np.float32), np.asarray(history, np.int64))
+
+
+# ------------------------------------------------------------------ sampling
+
+
+def test_temperature_zero_is_argmax_and_top_k_one_is_greedy_at_any_temperature():
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        logits = rng.normal(size=40).astype(np.float32)
+        assert sample(SamplingConfig(), logits) == int(np.argmax(logits))
+        assert sample(SamplingConfig(temperature=1.5, top_k=1), logits, seed=int(rng.integers(1000))) == int(
+            np.argmax(logits)
+        )
+
+
+def test_a_tiny_temperature_is_still_a_distribution_not_nan():
+    logits = np.array([3.0, 1.0, 2.0], np.float32)
+    assert sample(SamplingConfig(temperature=1e-30), logits, seed=3) == 0
+
+
+def test_repetition_penalty_divides_positive_and_multiplies_negative_logits_of_seen_tokens():
+    logits = np.array([2.0, -2.0, 1.0, -1.0], np.float32)
+    apply_repetition_penalty(logits, np.array([0, 1, 1]), 2.0)
+    assert logits.tolist() == [1.0, -4.0, 1.0, -1.0]
+    # Greedy picks token 2 once token 0 is penalized below it.
+    assert sample(SamplingConfig(repetition_penalty=2.5), [2.0, -2.0, 1.0, -1.0], history=[0]) == 2
+
+
+def test_no_repeat_ngram_bans_the_tokens_that_would_repeat_an_ngram():
+    history = np.array([5, 6, 7, 5, 6, 9, 5, 6])
+    assert sorted(banned_ngram_tokens(history, 3).tolist()) == [7, 9]  # "5 6" was followed by 7 and 9
+    assert sorted(banned_ngram_tokens(history, 1).tolist()) == [5, 6, 7, 9]
+    logits = np.zeros(10, np.float32)
+    logits[7] = 5.0
+    assert sample(SamplingConfig(no_repeat_ngram_size=3), logits, history) != 7
+
+
+def test_top_p_keeps_the_smallest_set_reaching_p():
+    logits = np.log(np.array([0.5, 0.3, 0.15, 0.05], np.float32))
+    kept = logits.copy()
+    top_p_filter(kept, 0.7)
+    assert np.isfinite(kept).tolist() == [True, True, False, False]
+    kept = logits.copy()
+    top_p_filter(kept, 0.4)
+    assert np.isfinite(kept).tolist() == [True, False, False, False]
+
+
+def test_a_seed_replays_the_same_draws_and_draws_follow_the_distribution():
+    config = SamplingConfig(temperature=1.0)
+    logits = np.log(np.array([0.6, 0.3, 0.1], np.float32))
+    sampler = Sampler(config, np.random.default_rng(42))
+    draws = [sampler(logits, np.empty(0, np.int64)) for _ in range(3000)]
+    again = Sampler(config, np.random.default_rng(42))
+    assert draws[:100] == [again(logits, np.empty(0, np.int64)) for _ in range(100)]
+    assert np.bincount(draws, minlength=3) / len(draws) == pytest.approx([0.6, 0.3, 0.1], abs=0.03)
+
+
+# ------------------------------------------------------------------ text
+
+
+def test_tokens_that_split_a_character_release_it_only_when_complete(tokenizer):
+    text = "Café ☕ naïve 日本"
+    ids = tokenizer.encode(text, add_special_tokens=False).ids
+    # The tiny vocabulary never saw these characters: byte-level BPE spells them byte by byte.
+    assert len(ids) > len(text)
+    detokenizer = IncrementalDetokenizer(tokenizer)
+    pieces = [detokenizer.push(i) for i in ids] + [detokenizer.flush()]
+    assert "".join(pieces) == text == tokenizer.decode(ids)
+    assert "" in pieces[:-1]  # held back while a character was incomplete
+    assert not any(REPLACEMENT in piece for piece in pieces)
+    for piece in pieces:
+        piece.encode("utf-8")  # each piece is whole characters on its own
+
+
+def test_a_character_left_incomplete_at_the_end_is_flushed_as_a_replacement(tokenizer):
+    first_byte_of_coffee = tokenizer.encode("☕", add_special_tokens=False).ids[0]
+    detokenizer = IncrementalDetokenizer(tokenizer, tokenizer.encode("A cup", add_special_tokens=False).ids)
+    assert detokenizer.push(tokenizer.token_to_id("Ġ")) == " "
+    assert detokenizer.push(first_byte_of_coffee) == ""
+    assert detokenizer.flush() == REPLACEMENT
+
+
+def test_stop_strings_across_pieces_are_cut_and_excluded():
+    matcher = StopMatcher(["THE END", "\n\n"])
+    released = []
+    for piece in ["Once upon", " a ti", "me THE", " E", "ND and more"]:
+        text, stopped = matcher.push(piece)
+        released.append(text)
+        if stopped:
+            break
+    assert stopped and "".join(released) == "Once upon a time "
+    assert released[2] == "me "  # "THE" held back: it could start "THE END"
+
+
+def test_text_held_for_a_stop_string_that_does_not_complete_is_released():
+    matcher = StopMatcher(["THE END"])
+    assert matcher.push("THE") == ("", False)
+    assert matcher.push(" EN") == ("", False)
+    assert matcher.push("TRANCE") == ("THE ENTRANCE", False)
+    assert matcher.push("THE E") == ("", False)
+    assert matcher.flush() == "THE E"
+
+
+# ------------------------------------------------------------------ prompt layout and cache
+
+
+def test_prompt_is_bos_style_emotion_then_text(tiny_story_bundle, tokenizer):
+    encoder = PromptEncoder(tokenizer, read_manifest(tiny_story_bundle))
+    text = tokenizer.encode("The knight", add_special_tokens=False).ids
+    style, emotion = tokenizer.token_to_id("<|style:horror|>"), tokenizer.token_to_id("<|emotion:joy|>")
+    assert encoder.encode("The knight", "horror", "joy") == [0, style, emotion, *text]
+    assert encoder.encode("The knight", "", "joy") == [0, emotion, *text]
+    assert encoder.encode("The knight") == [0, *text]
+    with pytest.raises(InvalidArgument, match=r"^style: unknown style 'noir'; this model accepts: fantasy, horror$"):
+        encoder.encode("x", "noir")
+    with pytest.raises(
+        InvalidArgument, match=r"^target_emotion: unknown emotion 'rage'; this model accepts: fear, joy$"
+    ):
+        encoder.encode("x", "", "rage")
+
+
+def test_cache_rows_stay_right_aligned_with_their_own_positions():
+    cache = KVCache(["past_key_values.0.key"], heads=1, head_dim=1, dtype=np.float32)
+    cache.add({"past_key_values.0.key": np.ones((1, 1, 3, 1), np.float32)}, 3)
+    cache.add({"past_key_values.0.key": np.full((2, 1, 5, 1), 2, np.float32)}, 5)
+    mask, positions = cache.step_inputs()
+    assert cache.width == 5 and positions[:, 0].tolist() == [3, 5, 5]
+    assert mask.tolist() == [[0, 0, 1, 1, 1, 1], [1] * 6, [1] * 6]
+    assert cache.tensors["past_key_values.0.key"][0, 0, :, 0].tolist() == [0, 0, 1, 1, 1]
+    cache.keep([0])  # the long rows leave: the padding they needed goes too
+    assert cache.width == 3 and cache.step_inputs()[0].tolist() == [[1, 1, 1, 1]]
