@@ -103,6 +103,7 @@ def _metrics(
         graphs_loaded=lambda: len(catalog.all()),
         models_loaded=lambda: _model_states(settings.models, registry),
         emotion_queue_depth=models.emotion_queue_depth,
+        generation_active=models.generation_active,
     )
     return ServerMetrics(readings, settings.batching.max_batch_size)
 
@@ -144,7 +145,9 @@ class StorytellerServer:
             maximum_concurrent_rpcs=settings.server.max_concurrent_rpcs,
         )
         health = HealthServicer()
-        story_pb2_grpc.add_StoryServiceServicer_to_server(StoryServicer(registry, models, settings.limits), grpc_server)
+        story_pb2_grpc.add_StoryServiceServicer_to_server(
+            StoryServicer(registry, models, settings.limits, settings.generation), grpc_server
+        )
         narrative_pb2_grpc.add_NarrativeServiceServicer_to_server(
             NarrativeServicer(catalog, SessionManager(store, catalog, settings.limits), models, settings), grpc_server
         )
@@ -188,7 +191,9 @@ class StorytellerServer:
 
     async def _load_models(self, started: float) -> None:
         await self.registry.load_async(self.settings.models)
-        self.models.attach(self.registry, self.settings, self.metrics.observe_batch if self.metrics else None)
+        self.models.attach(
+            self.registry, self.settings, self.metrics.observe_batch if self.metrics else None, self.metrics
+        )
         await self._set_ready(STORY_SERVICE, self.registry.complete)
         self._models_loaded.set()
         log.info(

@@ -87,6 +87,23 @@ class BatchingSettings(_Section):
     max_wait_ms: float = Field(0.0, ge=0, description="extra wait for others to join a batch")
 
 
+class GenerationSettings(_Section):
+    """The generation loop: how many sequences decode together, and what a request leaves to the server.
+
+    The default_* sampling values apply when a request has no `sampling` message at all; a
+    zero inside a present message switches that control off (the proto's convention).
+    """
+
+    max_batch_size: int = Field(8, ge=1, description="sequences decoded together, emotion candidates included")
+    max_waiting: int = Field(64, ge=0, description="requests waiting for a free row; more get RESOURCE_EXHAUSTED")
+    default_max_tokens: int = Field(128, ge=1, description="new tokens when sampling.max_tokens is 0")
+    default_candidates: int = Field(4, ge=1, description="candidates reranked by emotion when num_candidates is 0")
+    default_temperature: float = Field(0.8, ge=0)
+    default_top_k: int = Field(0, ge=0)
+    default_top_p: float = Field(0.95, ge=0, le=1)
+    default_repetition_penalty: float = Field(1.1, ge=0)
+
+
 class LimitSettings(_Section):
     max_prompt_chars: int = Field(4000, ge=1)
     max_prompt_tokens: int = Field(768, ge=1)
@@ -95,6 +112,8 @@ class LimitSettings(_Section):
     max_texts_per_classify: int = Field(64, ge=1)
     max_text_chars: int = Field(2000, ge=1)
     max_text_tokens: int = Field(128, ge=8, description="classified texts are truncated to this many tokens")
+    max_stop_sequences: int = Field(8, ge=0, description="strings in sampling.stop")
+    max_stop_chars: int = Field(64, ge=1, description="characters of one stop string")
     max_graph_bytes: int = Field(1024 * 1024, ge=1)
     max_beats: int = Field(10_000, ge=1)
     max_sessions: int = Field(10_000, ge=1)
@@ -157,6 +176,7 @@ class Settings(_Section):
     logging: LoggingSettings = LoggingSettings()
     models: ModelSettings = ModelSettings()
     batching: BatchingSettings = BatchingSettings()
+    generation: GenerationSettings = GenerationSettings()
     limits: LimitSettings = LimitSettings()
     narrative: NarrativeSettings = NarrativeSettings()
     auth: AuthSettings = AuthSettings()

@@ -51,3 +51,9 @@ class Unavailable(ServiceError):
 
 class Unauthenticated(ServiceError):
     code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class DeadlineExceeded(ServiceError):
+    """The call's deadline passed while the server was still working on it (e.g. mid-generation)."""
+
+    code = grpc.StatusCode.DEADLINE_EXCEEDED

@@ -7,8 +7,8 @@ sees every application call's method, code and duration), batches by the emotion
 Gauges of state (sessions, graphs, models, queued texts) are read from their owners when
 Prometheus scrapes, so they cannot drift from what the server holds.
 
-Only what is built has a metric; generation figures (tokens, time to first token) come
-with the generation loop.
+The generation loop reports tokens sampled (from its worker thread; prometheus_client's
+counters are thread-safe) and each request's time to first token.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from prometheus_client.registry import Collector
 
 # From a cache hit (ListGraphs, ~1 ms) to a long streamed generation.
 RPC_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# From a short prompt on an idle server to a long one queued behind a full batch.
+FIRST_TOKEN_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Readings:
     # Configured model role -> loaded.
     models_loaded: Callable[[], Mapping[str, bool]]
     emotion_queue_depth: Callable[[], int]
+    generation_active: Callable[[], int] = lambda: 0
 
 
 def batch_size_buckets(max_batch_size: int) -> tuple[float, ...]:
@@ -68,6 +71,7 @@ class _StateCollector(Collector):
                 labels=["role"],
             ),
             GaugeMetricFamily("storyteller_emotion_queue_depth", "Texts waiting for an emotion classification batch."),
+            GaugeMetricFamily("storyteller_generation_rows_active", "Sequences in the generation batch now."),
         )
 
     def describe(self) -> Iterable[Metric]:
@@ -75,13 +79,14 @@ class _StateCollector(Collector):
         return self._families()
 
     def collect(self) -> Iterable[Metric]:
-        sessions, graphs, models, queue = self._families()
+        sessions, graphs, models, queue, rows = self._families()
         sessions.add_metric([], self._readings.active_sessions())
         graphs.add_metric([], self._readings.graphs_loaded())
         for role, loaded in sorted(self._readings.models_loaded().items()):
             models.add_metric([role], 1.0 if loaded else 0.0)
         queue.add_metric([], self._readings.emotion_queue_depth())
-        return (sessions, graphs, models, queue)
+        rows.add_metric([], self._readings.generation_active())
+        return (sessions, graphs, models, queue, rows)
 
 
 class ServerMetrics:
@@ -110,6 +115,17 @@ class ServerMetrics:
             buckets=batch_size_buckets(max_batch_size),
             registry=self.registry,
         )
+        self.generated_tokens = Counter(
+            "storyteller_generated_tokens",
+            "Tokens sampled by the generation loop, every candidate counted.",
+            registry=self.registry,
+        )
+        self.time_to_first_token = Histogram(
+            "storyteller_generation_time_to_first_token_seconds",
+            "Time from a generation request's arrival to its first sampled token.",
+            buckets=FIRST_TOKEN_SECONDS_BUCKETS,
+            registry=self.registry,
+        )
         self.registry.register(_StateCollector(readings))
         self._http: tuple[WSGIServer, threading.Thread] | None = None
 
@@ -122,6 +138,13 @@ class ServerMetrics:
 
     def observe_batch(self, size: int) -> None:
         self.emotion_batch_size.observe(size)
+
+    def observe_tokens(self, count: int) -> None:
+        """The generation loop's GenerationObserver; called from its worker thread."""
+        self.generated_tokens.inc(count)
+
+    def observe_time_to_first_token(self, seconds: float) -> None:
+        self.time_to_first_token.observe(seconds)
 
     def serve(self, address: str) -> int:
         """Starts /metrics on `address` ("host:port"; port 0 picks one) in a daemon thread;

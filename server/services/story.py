@@ -1,19 +1,34 @@
 """StoryService: generation and emotion classification over the loaded model bundles.
 
-Generation arrives with the story model; until then the generated base class answers
-Generate and GenerateStream with UNIMPLEMENTED.
+Generate and GenerateStream run the same generation (server.generation): for the same
+request and seed, the stream's text deltas join to exactly the unary text. The call's
+deadline goes down to the generation loop, which drops the rows once it passes; a
+cancelled call stops its rows before the next decode step.
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
 import grpc
 
-from server.config import LimitSettings
+from server.config import GenerationSettings, LimitSettings
+from server.generation.generator import GenerationResult
+from server.generation.types import FinishReason
 from server.models.emotion import EmotionReading
 from server.models.registry import ModelRegistry
 from server.models.served import ServedModels
-from server.services.validation import check_texts
+from server.services.validation import check_texts, generation_params
 from storyteller.v1 import common_pb2, story_pb2, story_pb2_grpc
+
+FINISH_REASONS = {
+    FinishReason.END_OF_TEXT: common_pb2.FINISH_REASON_END_OF_TEXT,
+    FinishReason.LENGTH: common_pb2.FINISH_REASON_LENGTH,
+    FinishReason.STOP_SEQUENCE: common_pb2.FINISH_REASON_STOP_SEQUENCE,
+    FinishReason.CONTEXT_FULL: common_pb2.FINISH_REASON_CONTEXT_FULL,
+}
 
 
 def _scores(scores: dict[str, float]) -> list[common_pb2.LabelScore]:
@@ -31,11 +46,68 @@ def emotion_scores_pb(reading: EmotionReading) -> common_pb2.EmotionScores:
     )
 
 
+def summary_pb(result: GenerationResult) -> common_pb2.GenerationSummary:
+    summary = common_pb2.GenerationSummary(
+        finish_reason=FINISH_REASONS[result.finish_reason],
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        seed=result.seed,
+        style=result.style,
+        candidates=result.candidates,
+        time_to_first_token_ms=result.time_to_first_token_ms,
+    )
+    if result.detected_emotion is not None:
+        summary.detected_emotion.CopyFrom(emotion_scores_pb(result.detected_emotion))
+    return summary
+
+
+def _deadline(context: grpc.aio.ServicerContext) -> float | None:
+    """The call's deadline on time.monotonic(), the clock the generation loop reads."""
+    remaining = context.time_remaining()
+    return None if remaining is None else time.monotonic() + remaining
+
+
 class StoryServicer(story_pb2_grpc.StoryServiceServicer):
-    def __init__(self, registry: ModelRegistry, models: ServedModels, limits: LimitSettings) -> None:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        models: ServedModels,
+        limits: LimitSettings,
+        generation: GenerationSettings | None = None,
+    ) -> None:
         self._registry = registry
         self._models = models
         self._limits = limits
+        self._generation = generation or GenerationSettings()
+
+    async def Generate(
+        self, request: story_pb2.GenerateRequest, context: grpc.aio.ServicerContext
+    ) -> story_pb2.GenerateResponse:
+        started = time.perf_counter()
+        story = self._models.require_story()
+        params = generation_params(request, self._limits, self._generation)
+        result = await story.generate(params, _deadline(context), started)
+        return story_pb2.GenerateResponse(text=result.text, summary=summary_pb(result))
+
+    async def GenerateStream(
+        self, request: story_pb2.GenerateRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[common_pb2.GenerationChunk]:
+        """One chunk per piece of text as tokens complete characters, then the summary.
+
+        With several emotion candidates the text can only be chosen once all are done, so
+        its pieces then arrive in one burst.
+        """
+        started = time.perf_counter()
+        story = self._models.require_story()
+        params = generation_params(request, self._limits, self._generation)
+        index = 0
+        async with contextlib.aclosing(story.stream(params, _deadline(context), started)) as items:
+            async for item in items:
+                if isinstance(item, GenerationResult):
+                    yield common_pb2.GenerationChunk(index=index, done=True, summary=summary_pb(item))
+                else:
+                    yield common_pb2.GenerationChunk(text_delta=item, index=index)
+                index += 1
 
     async def ClassifyEmotion(
         self, request: story_pb2.ClassifyEmotionRequest, context: grpc.aio.ServicerContext

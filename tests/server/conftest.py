@@ -91,3 +91,23 @@ def tiny_emotion_bundle(tmp_path_factory) -> Path:
     source = build_tiny_bert(folder / "source", labels=["joy", "anger", "sadness", "neutral"])
     run_export(ExportRequest(source, "emotion", folder / "bundle", name="tiny-emotion", threads=1, progress=False))
     return folder / "bundle"
+
+
+@pytest.fixture(scope="session")
+def tiny_story_bundle(tmp_path_factory) -> Path:
+    """A real generation bundle: tiny random GPT-2 with style/emotion control tokens, exported
+    with its KV cache by the pipeline (styles fantasy, horror; emotions joy, fear; context 128).
+
+    fp32 on purpose: int8 quantizes activations per tensor, i.e. across the whole batch, so only
+    fp32 lets a test demand that a row decodes token for token the same batched and alone.
+    """
+    from export.pipeline import ExportRequest, run_export
+    from tests.export.tiny_models import build_tiny_gpt2
+
+    folder = tmp_path_factory.mktemp("tiny-story")
+    source = build_tiny_gpt2(folder / "source")
+    run_export(
+        ExportRequest(source, "generation", folder / "bundle", name="tiny-story", quantize="none", threads=1,
+                      progress=False)
+    )
+    return folder / "bundle"

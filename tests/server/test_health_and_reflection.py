@@ -10,7 +10,7 @@ from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 from server.app import NARRATIVE_SERVICE, STORY_SERVICE
-from storyteller.v1 import story_pb2, story_pb2_grpc
+from storyteller.v1 import narrative_pb2, narrative_pb2_grpc, story_pb2, story_pb2_grpc
 from tests.server.conftest import check, make_settings, wait_serving
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -71,10 +71,11 @@ async def test_reflection_lists_both_services_and_health(start_server):
 
 async def test_capabilities_not_built_yet_answer_unimplemented(start_server, channel_to):
     server = await start_server()
-    stub = story_pb2_grpc.StoryServiceStub(channel_to(server))
+    stub = narrative_pb2_grpc.NarrativeServiceStub(channel_to(server))
     try:
-        await stub.Generate(story_pb2.GenerateRequest(prompt="Once"))
+        async for _ in stub.Narrate(narrative_pb2.NarrateRequest(session_id="s")):
+            pass
     except grpc.aio.AioRpcError as exc:
         assert exc.code() == grpc.StatusCode.UNIMPLEMENTED
     else:
-        raise AssertionError("Generate should not succeed yet")
+        raise AssertionError("Narrate should not succeed yet")
