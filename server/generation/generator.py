@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -77,6 +77,10 @@ def emotion_score(reading: EmotionReading, target: str) -> float:
     if target in reading.ekman:
         return reading.ekman[target]
     return reading.labels.get(target, 0.0)
+
+
+Judge = Callable[[str, EmotionReading | None], int]
+"""Problems a caller finds in a candidate text (e.g. coherence warnings); fewer wins before emotion."""
 
 
 class StoryGenerator:
@@ -171,13 +175,18 @@ class StoryGenerator:
             job.cancel()
 
     async def stream(
-        self, params: GenerationParams, deadline: float | None = None, started: float | None = None
+        self,
+        params: GenerationParams,
+        deadline: float | None = None,
+        started: float | None = None,
+        judge: Judge | None = None,
     ) -> AsyncIterator[str | GenerationResult]:
         """Text pieces as they are generated, then the GenerationResult.
 
         With several candidates nothing can be sent before all are done and one is chosen;
         the chosen candidate's pieces then follow at once. `deadline` is time.monotonic();
         `started` (time.perf_counter()) is when the request arrived, for time to first token.
+        `judge`, when given, counts each candidate's problems: the fewest wins, emotion breaks ties.
         """
         started = time.perf_counter() if started is None else started
         plan = self.plan(params, deadline)
@@ -197,7 +206,7 @@ class StoryGenerator:
                             yield event.text
                 elif isinstance(event, Finished):
                     row.finish_reason, row.completion_tokens = event.reason, event.completion_tokens
-        chosen, reading = await self._choose(rows, params.target_emotion)
+        chosen, reading = await self._choose(rows, params.target_emotion, judge)
         if plan.candidates > 1:
             for text in chosen.deltas:
                 yield text
@@ -222,24 +231,37 @@ class StoryGenerator:
         )
 
     async def generate(
-        self, params: GenerationParams, deadline: float | None = None, started: float | None = None
+        self,
+        params: GenerationParams,
+        deadline: float | None = None,
+        started: float | None = None,
+        judge: Judge | None = None,
     ) -> GenerationResult:
         """The whole text at once: the same pieces as stream(), joined."""
-        async with contextlib.aclosing(self.stream(params, deadline, started)) as items:
+        async with contextlib.aclosing(self.stream(params, deadline, started, judge)) as items:
             async for item in items:
                 if isinstance(item, GenerationResult):
                     return item
         raise AssertionError("stream() always ends with a GenerationResult")
 
-    async def _choose(self, rows: list[CandidateText], target: str) -> tuple[CandidateText, EmotionReading | None]:
-        """The candidate reading most like `target` (the first on ties); one candidate is itself."""
-        if len(rows) == 1 or self.emotion is None:
+    async def _choose(
+        self, rows: list[CandidateText], target: str, judge: Judge | None = None
+    ) -> tuple[CandidateText, EmotionReading | None]:
+        """The candidate with the fewest problems, then reading most like `target`, then the first;
+        one candidate is itself."""
+        if len(rows) == 1:
             return rows[0], None
-        texts = [row.text if row.text.strip() else " " for row in rows]
-        readings = await self.emotion.classify(texts)
-        scores = [emotion_score(r, target) if row.text.strip() else -1.0 for r, row in zip(readings, rows, strict=True)]
-        best = max(range(len(rows)), key=lambda i: (scores[i], -i))
-        return rows[best], readings[best] if rows[best].text.strip() else None
+        if self.emotion is not None:
+            readings: list[EmotionReading | None] = list(
+                await self.emotion.classify([row.text if row.text.strip() else " " for row in rows])
+            )
+        else:
+            readings = [None] * len(rows)
+        readings = [r if row.text.strip() else None for r, row in zip(readings, rows, strict=True)]
+        scores = [emotion_score(r, target) if r is not None else -1.0 for r in readings]
+        problems = [judge(row.text, r) if judge is not None else 0 for row, r in zip(rows, readings, strict=True)]
+        best = max(range(len(rows)), key=lambda i: (-problems[i], scores[i], -i))
+        return rows[best], readings[best]
 
     async def _read_emotion(self, text: str) -> EmotionReading | None:
         if self.emotion is None or not text.strip():

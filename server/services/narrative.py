@@ -7,6 +7,9 @@ narrative's domain errors become status codes in the status interceptor.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
 
 import grpc
 
@@ -24,11 +27,32 @@ from server.services.narrative_convert import (
     session_pb,
     utterance_deltas_pb,
 )
-from server.services.story import emotion_scores_pb
-from server.services.validation import check_text
+from server.services.story import call_deadline, emotion_scores_pb, summary_pb
+from server.services.validation import check_text, sampled_params
 from server.sessions.catalog import GraphCatalog
+from server.sessions.grounded import GroundedWriter, LineAsk, Written
 from server.sessions.manager import Session, SessionManager
-from storyteller.v1 import narrative_pb2, narrative_pb2_grpc
+from storyteller.v1 import common_pb2, narrative_pb2, narrative_pb2_grpc
+
+INTENTS = {
+    value: name.removeprefix("NPC_INTENT_").lower()
+    for name, value in narrative_pb2.NpcIntent.items()
+    if value != narrative_pb2.NPC_INTENT_UNSPECIFIED
+}
+
+
+async def _chunks(items: AsyncIterator[str | Written]) -> AsyncIterator[common_pb2.GenerationChunk]:
+    """Text pieces as chunks, then the summary with the story's warnings about the chosen text."""
+    index = 0
+    async with contextlib.aclosing(items) as pieces:
+        async for item in pieces:
+            if isinstance(item, Written):
+                summary = summary_pb(item.result)
+                summary.warnings.extend(common_pb2.CoherenceWarning(code=w.code, message=w.message) for w in item.warnings)
+                yield common_pb2.GenerationChunk(index=index, done=True, summary=summary)
+            else:
+                yield common_pb2.GenerationChunk(text_delta=item, index=index)
+            index += 1
 
 
 def _filename(request: narrative_pb2.ValidateGraphRequest | narrative_pb2.LoadGraphRequest) -> str:
@@ -44,6 +68,7 @@ class NarrativeServicer(narrative_pb2_grpc.NarrativeServiceServicer):
         self._sessions = sessions
         self._models = models
         self._settings = settings
+        self._writer = GroundedWriter(sessions)
 
     def _session_pb(self, session: Session) -> narrative_pb2.Session:
         return session_pb(session.session_id, session.graph, session.state, self._settings.narrative.recent_events)
@@ -121,3 +146,32 @@ class NarrativeServicer(narrative_pb2_grpc.NarrativeServiceServicer):
             deltas=utterance_deltas_pb(request.listener_id, speaker, session.state, deltas[0]),
             session=self._session_pb(session),
         )
+
+    async def Narrate(self, request, context: grpc.aio.ServicerContext) -> AsyncIterator[common_pb2.GenerationChunk]:
+        started = time.perf_counter()
+        story = self._models.require_story()
+        params = sampled_params(
+            request.sampling if request.HasField("sampling") else None, 0, request.rating,
+            self._settings.limits, self._settings.generation, prompt="", style=request.style,
+        )  # fmt: skip
+        items = self._writer.narrate(story, request.session_id, params, call_deadline(context), started)
+        async for chunk in _chunks(items):
+            yield chunk
+
+    async def NpcLine(self, request, context: grpc.aio.ServicerContext) -> AsyncIterator[common_pb2.GenerationChunk]:
+        started = time.perf_counter()
+        story = self._models.require_story()
+        if request.intent not in INTENTS and request.intent != narrative_pb2.NPC_INTENT_UNSPECIFIED:
+            raise InvalidArgument("intent", f"{request.intent} is not an NpcIntent")
+        situation = check_text(request.situation, self._settings.limits, "situation") if request.situation else ""
+        params = sampled_params(
+            request.sampling if request.HasField("sampling") else None, request.num_candidates, request.rating,
+            self._settings.limits, self._settings.generation, prompt="",
+        )  # fmt: skip
+        ask = LineAsk(
+            session_id=request.session_id, character_id=request.character_id, listener_id=request.listener_id,
+            intent=INTENTS.get(request.intent, ""), target_emotion=request.target_emotion, style=request.style,
+            situation=situation, apply_to_state=request.apply_to_state,
+        )  # fmt: skip
+        async for chunk in _chunks(self._writer.npc_line(story, ask, params, call_deadline(context), started)):
+            yield chunk

@@ -61,7 +61,7 @@ def summary_pb(result: GenerationResult) -> common_pb2.GenerationSummary:
     return summary
 
 
-def _deadline(context: grpc.aio.ServicerContext) -> float | None:
+def call_deadline(context: grpc.aio.ServicerContext) -> float | None:
     """The call's deadline on time.monotonic(), the clock the generation loop reads."""
     remaining = context.time_remaining()
     return None if remaining is None else time.monotonic() + remaining
@@ -86,7 +86,7 @@ class StoryServicer(story_pb2_grpc.StoryServiceServicer):
         started = time.perf_counter()
         story = self._models.require_story()
         params = generation_params(request, self._limits, self._generation)
-        result = await story.generate(params, _deadline(context), started)
+        result = await story.generate(params, call_deadline(context), started)
         return story_pb2.GenerateResponse(text=result.text, summary=summary_pb(result))
 
     async def GenerateStream(
@@ -101,7 +101,7 @@ class StoryServicer(story_pb2_grpc.StoryServiceServicer):
         story = self._models.require_story()
         params = generation_params(request, self._limits, self._generation)
         index = 0
-        async with contextlib.aclosing(story.stream(params, _deadline(context), started)) as items:
+        async with contextlib.aclosing(story.stream(params, call_deadline(context), started)) as items:
             async for item in items:
                 if isinstance(item, GenerationResult):
                     yield common_pb2.GenerationChunk(index=index, done=True, summary=summary_pb(item))

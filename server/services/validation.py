@@ -100,23 +100,37 @@ def _count(value: int, field: str) -> int:
     return value
 
 
+def sampled_params(
+    sampling: common_pb2.SamplingParams | None,
+    num_candidates: int,
+    rating: int,
+    limits: LimitSettings,
+    defaults: GenerationSettings,
+    **fields: str,
+) -> GenerationParams:
+    """Sampling, candidates and rating of any generating request, checked; `fields` fill the rest."""
+    choice = check_sampling(sampling, limits, defaults)
+    if num_candidates < 0:
+        raise InvalidArgument("num_candidates", f"{num_candidates}; must be 0 (server default) or more")
+    if rating not in common_pb2.ContentRating.values():
+        raise InvalidArgument("rating", f"{rating} is not a ContentRating")
+    return GenerationParams(
+        sampling=choice.config,
+        max_new_tokens=choice.max_new_tokens,
+        stop=choice.stop,
+        seed=choice.seed,
+        num_candidates=num_candidates,
+        **fields,
+    )
+
+
 def generation_params(
     request: story_pb2.GenerateRequest, limits: LimitSettings, defaults: GenerationSettings
 ) -> GenerationParams:
     """A GenerateRequest checked field by field; style, emotion and prompt tokens are the model's to check."""
     prompt = check_prompt(request.prompt, limits)
-    sampling = check_sampling(request.sampling if request.HasField("sampling") else None, limits, defaults)
-    if request.num_candidates < 0:
-        raise InvalidArgument("num_candidates", f"{request.num_candidates}; must be 0 (server default) or more")
-    if request.rating not in common_pb2.ContentRating.values():
-        raise InvalidArgument("rating", f"{request.rating} is not a ContentRating")
-    return GenerationParams(
-        prompt=prompt,
-        style=request.style,
-        target_emotion=request.target_emotion,
-        sampling=sampling.config,
-        max_new_tokens=sampling.max_new_tokens,
-        stop=sampling.stop,
-        seed=sampling.seed,
-        num_candidates=request.num_candidates,
-    )
+    sampling = request.sampling if request.HasField("sampling") else None
+    return sampled_params(
+        sampling, request.num_candidates, request.rating, limits, defaults,
+        prompt=prompt, style=request.style, target_emotion=request.target_emotion,
+    )  # fmt: skip

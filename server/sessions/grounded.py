@@ -1,0 +1,174 @@
+"""Narration and NPC lines written from a session's state, checked against the story, fed back into it.
+
+The pieces are narrative's (context, prose prompt, coherence checks, emotion rules) and the story
+generator's; this module puts them in order for one request: build the prompt from the session,
+let the generator write candidates and prefer the one with the fewest coherence problems (then the
+one closest to the target emotion), report what is still wrong with the chosen text, and, for a
+delivered NPC line, move the speaker (and a character listener) by the emotion it carries.
+
+Style and emotion a request names are checked strictly (INVALID_ARGUMENT when the model lacks the
+control). The ones derived from the story (the beat's style, a character's mood) are used when the
+model has a control token for them and otherwise dropped, with a warning, rather than failing a
+game's call over a graph written for another model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+from narrative.coherence import CoherenceWarning, check
+from narrative.context import build_context
+from narrative.emotions import EKMAN_AXES, EkmanLabel, EmotionVector
+from narrative.graph import PlotGraph
+from narrative.prompting import Intent, StoryPrompt, narration_prompt, npc_line_prompt
+from narrative.session import deliver_line
+from narrative.state import SessionState
+from narrative.vocabulary import PLAYER_ID
+from server.errors import InvalidArgument
+from server.generation.generator import GenerationResult, StoryGenerator
+from server.generation.types import GenerationParams
+from server.models.emotion import EmotionReading
+from server.sessions.manager import SessionManager
+
+UNSUPPORTED_CONTROL = "control-unavailable"
+PROMPT_CHARS = 400  # ~100 tokens of scene: room for the line within a small model's context
+
+
+@dataclass(frozen=True)
+class Written:
+    """The chosen text's generation result and what the story says about it."""
+
+    result: GenerationResult
+    warnings: tuple[CoherenceWarning, ...]
+    step: int  # the session's step after the text was written (and, if asked, applied)
+
+
+@dataclass(frozen=True)
+class LineAsk:
+    """An NPC line request, validated except for what needs the session or the model."""
+
+    session_id: str
+    character_id: str
+    listener_id: str = PLAYER_ID
+    intent: Intent = ""
+    target_emotion: str = ""
+    style: str = ""
+    situation: str = ""
+    apply_to_state: bool = False
+
+
+def _top_ekman(reading: EmotionReading | None) -> EkmanLabel | None:
+    return reading.top_ekman if reading is not None else None  # type: ignore[return-value]
+
+
+class GroundedWriter:
+    def __init__(self, sessions: SessionManager) -> None:
+        self._sessions = sessions
+
+    @staticmethod
+    def _controls(
+        story: StoryGenerator, style: str, derived_style: str, emotion: str, derived_emotion: str
+    ) -> tuple[str, str, list[CoherenceWarning]]:
+        """The request's own values win (the generator checks them); derived ones only if the model has them."""
+        warnings = []
+        if not style and derived_style and derived_style not in story.prompt.styles:
+            warnings.append(CoherenceWarning(UNSUPPORTED_CONTROL, f"the story model has no style {derived_style!r}"))
+            derived_style = ""
+        if not emotion and derived_emotion and derived_emotion not in story.prompt.emotions:
+            warnings.append(CoherenceWarning(UNSUPPORTED_CONTROL, f"the story model has no emotion {derived_emotion!r}"))
+            derived_emotion = ""
+        return style or derived_style, emotion or derived_emotion, warnings
+
+    async def _write(
+        self,
+        story: StoryGenerator,
+        graph: PlotGraph,
+        state: SessionState,
+        prompt: StoryPrompt,
+        params: GenerationParams,
+        speaker: str | None,
+        deadline: float | None,
+        started: float | None,
+    ) -> AsyncIterator[str | tuple[GenerationResult, list[CoherenceWarning]]]:
+        def problems(text: str, reading: EmotionReading | None) -> int:
+            return len(check(graph, state, text, speaker, _top_ekman(reading)))
+
+        params = replace(params, prompt=prompt.text, stop=tuple(dict.fromkeys((*prompt.stop, *params.stop))))
+        async with contextlib.aclosing(story.stream(params, deadline, started, problems)) as items:
+            async for item in items:
+                if isinstance(item, GenerationResult):
+                    text = item.text.strip()
+                    yield item, check(graph, state, text, speaker, _top_ekman(item.detected_emotion))
+                else:
+                    yield item
+
+    async def narrate(
+        self,
+        story: StoryGenerator,
+        session_id: str,
+        params: GenerationParams,
+        deadline: float | None = None,
+        started: float | None = None,
+    ) -> AsyncIterator[str | Written]:
+        """Prose for the session's current beat; `params` carries sampling and the request's style."""
+        session = self._sessions.get(session_id)
+        graph, state = session.graph, session.state
+        context = build_context(graph, state)
+        beat = graph.beat(state.current_beat)
+        arc = [beat.target_emotion[c] for c in state.present if c in beat.target_emotion]
+        style, emotion, warnings = self._controls(story, params.style, context.style, "", arc[0] if arc else "")
+        prompt = narration_prompt(context, emotion or None, PROMPT_CHARS)
+        params = replace(params, style=style, target_emotion=emotion)
+        async for item in self._write(story, graph, state, prompt, params, None, deadline, started):
+            if isinstance(item, tuple):
+                result, found = item
+                yield Written(result, tuple(warnings + found), state.step)
+            else:
+                yield item
+
+    async def npc_line(
+        self,
+        story: StoryGenerator,
+        ask: LineAsk,
+        params: GenerationParams,
+        deadline: float | None = None,
+        started: float | None = None,
+    ) -> AsyncIterator[str | Written]:
+        """A line by `ask.character_id`; delivered (fed back into the state) when `apply_to_state`."""
+        if not ask.character_id:
+            raise InvalidArgument("character_id", "required")
+        if ask.target_emotion and ask.target_emotion not in EKMAN_AXES:
+            raise InvalidArgument("target_emotion", f"{ask.target_emotion!r}; expected one of {', '.join(EKMAN_AXES)}")
+        session = self._sessions.get(ask.session_id)
+        graph, state = session.graph, session.state
+        if ask.character_id not in graph.index.characters:
+            raise InvalidArgument("character_id", f"{ask.character_id!r} is not a character of {graph.story.id!r}")
+        if not state.is_present(ask.character_id):
+            raise InvalidArgument("character_id", f"{ask.character_id!r} is not present in beat {state.current_beat!r}")
+        listener = ask.listener_id or PLAYER_ID
+        if listener != PLAYER_ID and listener not in graph.index.characters:
+            raise InvalidArgument("listener_id", f"{listener!r} is not a character of {graph.story.id!r} or 'player'")
+        if listener == ask.character_id:
+            raise InvalidArgument("listener_id", "a character cannot speak to itself")
+        context = build_context(graph, state, speaker=ask.character_id, listener=listener)
+        style, emotion, warnings = self._controls(
+            story, ask.style, context.style, ask.target_emotion, context.target_emotion or ""
+        )
+        line_context = replace(context, target_emotion=ask.target_emotion or context.target_emotion)
+        prompt = npc_line_prompt(line_context, ask.intent, ask.situation, PROMPT_CHARS)
+        params = replace(params, style=style, target_emotion=emotion)
+        async for item in self._write(story, graph, state, prompt, params, ask.character_id, deadline, started):
+            if not isinstance(item, tuple):
+                yield item
+                continue
+            result, found = item
+            step = state.step
+            if ask.apply_to_state and result.detected_emotion is not None and result.text.strip():
+                heard = EmotionVector.of(result.detected_emotion.ekman)
+                after = await self._sessions.change(
+                    ask.session_id, state.step, lambda g, s: deliver_line(g, s, ask.character_id, listener, heard)[0]
+                )
+                step = after.state.step
+            yield Written(result, tuple(warnings + found), step)
