@@ -16,7 +16,7 @@ $(BIN)/.serve-installed: pyproject.toml setup.py $(wildcard proto/storyteller/v1
 
 # Everything, for tests and offline work: + export (torch==2.13.0 CPU), graph pictures, dev tools.
 $(BIN)/.dev-installed: $(BIN)/.serve-installed
-	$(BIN)/python -m pip install -e ".[export,graph,dev]"
+	$(BIN)/python -m pip install -e ".[export,graph,ray,dev]"
 	$(BIN)/python -m pip check
 	touch $@
 

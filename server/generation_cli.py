@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from server.config import SAMPLE_MODELS, GenerationSettings, LimitSettings, ModelSettings
+from server.config import SAMPLE_MODELS, GenerationSettings, LimitSettings
 
 SAMPLING_FLAGS = ("temperature", "top_k", "top_p", "repetition_penalty", "no_repeat_ngram_size")
 
@@ -97,34 +97,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _generate(args: argparse.Namespace, bundle: Path) -> int:
-    from server.config import BatchingSettings
-    from server.generation.generator import GenerationResult, StoryGenerator
-    from server.models.emotion import BatchedEmotionClassifier, EmotionClassifier
-    from server.models.registry import load_bundle
+    from server.generation.generator import GenerationResult
+    from server.generation.local import open_local
     from server.services.validation import generation_params
 
     settings, limits = GenerationSettings(), LimitSettings()
     params = generation_params(_request(args, settings), limits, settings)
-    models = ModelSettings(story=bundle, intra_op_threads=args.threads)
-    emotion = None
-    emotion_path = _emotion_bundle(args)
-    if emotion_path is not None:
-        loaded = await asyncio.to_thread(load_bundle, "emotion", emotion_path, "emotion", models)
-        emotion = BatchedEmotionClassifier(EmotionClassifier(loaded, limits.max_text_tokens), BatchingSettings())
-    story = await asyncio.to_thread(load_bundle, "story", bundle, "generation", models)
-    generator = StoryGenerator(story, settings, limits, emotion)
+    models = await open_local(bundle, _emotion_bundle(args), args.threads, settings, limits)
     started = time.perf_counter()
     try:
-        async for item in generator.stream(params, started=started):
+        async for item in models.story.stream(params, started=started):
             if isinstance(item, GenerationResult):
                 _summary(item, time.perf_counter() - started)
             else:
                 sys.stdout.write(item)
                 sys.stdout.flush()
     finally:
-        await generator.close()
-        if emotion is not None:
-            await emotion.batcher.close()
+        await models.close()
     return 0
 
 

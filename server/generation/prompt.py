@@ -53,3 +53,13 @@ class PromptEncoder:
         ids += self._control("style", style, self.styles, "style")
         ids += self._control("target_emotion", emotion, self.emotions, "emotion")
         return ids + self._tokenizer.encode(prompt, add_special_tokens=False).ids
+
+
+CHARS_PER_TOKEN_FLOOR = 2  # English prose runs 3-4 characters per BPE token; 2 leaves a margin
+
+
+def char_budget(max_context: int, max_new_tokens: int, ceiling: int = 600) -> int:
+    """Characters of prompt text that surely fit beside `max_new_tokens` in the model's context,
+    for callers that build prompts (grounded lines, batch jobs) before they have the tokenizer."""
+    room = max_context - max_new_tokens - 4  # BOS and control tokens
+    return max(0, min(ceiling, CHARS_PER_TOKEN_FLOOR * room))

@@ -15,7 +15,7 @@ game's call over a graph written for another model.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
 from narrative.coherence import CoherenceWarning, check
@@ -28,12 +28,13 @@ from narrative.state import SessionState
 from narrative.vocabulary import PLAYER_ID
 from server.errors import InvalidArgument
 from server.generation.generator import GenerationResult, StoryGenerator
+from server.generation.prompt import char_budget
 from server.generation.types import GenerationParams
 from server.models.emotion import EmotionReading
 from server.sessions.manager import SessionManager
 
 UNSUPPORTED_CONTROL = "control-unavailable"
-PROMPT_CHARS = 400  # ~100 tokens of scene: room for the line within a small model's context
+PROMPT_CHARS = 400  # ~100 tokens of scene at most: the line matters more than a long preamble
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,17 @@ class GroundedWriter:
             derived_emotion = ""
         return style or derived_style, emotion or derived_emotion, warnings
 
+    @staticmethod
+    def _fit(story: StoryGenerator, build: Callable[[int], StoryPrompt], max_new_tokens: int) -> StoryPrompt:
+        """The longest prompt (by its scene budget) whose tokens leave room for the text in the context."""
+        budget = char_budget(story.max_context, max_new_tokens, PROMPT_CHARS)
+        room = max(1, story.max_context - max_new_tokens)
+        prompt = build(budget)
+        while budget > 0 and len(story.tokenizer.encode(prompt.text, add_special_tokens=False).ids) + 3 > room:
+            budget = budget * 3 // 4
+            prompt = build(budget)
+        return prompt
+
     async def _write(
         self,
         story: StoryGenerator,
@@ -119,7 +131,7 @@ class GroundedWriter:
         beat = graph.beat(state.current_beat)
         arc = [beat.target_emotion[c] for c in state.present if c in beat.target_emotion]
         style, emotion, warnings = self._controls(story, params.style, context.style, "", arc[0] if arc else "")
-        prompt = narration_prompt(context, emotion or None, PROMPT_CHARS)
+        prompt = self._fit(story, lambda chars: narration_prompt(context, emotion or None, chars), params.max_new_tokens)
         params = replace(params, style=style, target_emotion=emotion)
         async for item in self._write(story, graph, state, prompt, params, None, deadline, started):
             if isinstance(item, tuple):
@@ -157,7 +169,9 @@ class GroundedWriter:
             story, ask.style, context.style, ask.target_emotion, context.target_emotion or ""
         )
         line_context = replace(context, target_emotion=ask.target_emotion or context.target_emotion)
-        prompt = npc_line_prompt(line_context, ask.intent, ask.situation, PROMPT_CHARS)
+        prompt = self._fit(
+            story, lambda chars: npc_line_prompt(line_context, ask.intent, ask.situation, chars), params.max_new_tokens
+        )
         params = replace(params, style=style, target_emotion=emotion)
         async for item in self._write(story, graph, state, prompt, params, ask.character_id, deadline, started):
             if not isinstance(item, tuple):

@@ -1,0 +1,1 @@
+"""`storyteller batch`: NPC dialogue for a whole plot graph or a spreadsheet of lines."""

@@ -1,0 +1,138 @@
+"""Who writes a batch line: the story model in this process, or a running server's Generate RPC.
+
+Both send the same request (prompt, controls, sampling, the line's own seed) into the same
+generation loop, so a line's text is the same whichever wrote it. A writer handles one line at a
+time: a line's candidates then share decode steps only with each other, which keeps the text
+independent of what else runs, even for int8 models whose activation quantization spans the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import grpc
+
+from server.batch.output import LineRecord
+from server.batch.requests import LineRequest
+from server.generation.local import LocalModels, open_local
+from server.generation.types import GenerationParams, SamplingConfig
+from storyteller.v1 import common_pb2, story_pb2, story_pb2_grpc
+
+@dataclass(frozen=True)
+class BatchSampling:
+    config: SamplingConfig = SamplingConfig(temperature=0.8, top_p=0.95, repetition_penalty=1.1)
+    max_tokens: int = 60
+    candidates: int = 4
+
+
+class LineWriter(Protocol):
+    async def styles(self) -> frozenset[str]: ...
+
+    async def max_context(self) -> int: ...
+
+    async def write(self, request: LineRequest, seed: int, sampling: BatchSampling) -> LineRecord: ...
+
+    async def close(self) -> None: ...
+
+
+def _record(
+    request: LineRequest, text: str, style: str, seed: int, finish: str, candidates: int, detected: str
+) -> LineRecord:
+    return LineRecord(
+        id=request.id, text=text.strip(), speaker=request.speaker, intent=request.intent,
+        target_emotion=request.prompt.emotion or "", detected_emotion=detected, style=style, seed=seed,
+        finish_reason=finish, candidates=candidates, graph=request.graph_id, beat=request.beat_id,
+        listener=request.listener, source_row=request.source_row,
+    )  # fmt: skip
+
+
+def _style(request: LineRequest, known: frozenset[str]) -> str:
+    """A graph's style the model lacks is dropped (the line is still written); rows were checked on input."""
+    return request.prompt.style if request.prompt.style in known else ""
+
+
+class LocalWriter:
+    """The bundles loaded in this process (one generator per writer: one line at a time)."""
+
+    def __init__(self, models: LocalModels) -> None:
+        self._models = models
+
+    @classmethod
+    async def open(cls, story: Path, emotion: Path | None, threads: int = 1) -> LocalWriter:
+        return cls(await open_local(story, emotion, threads))
+
+    async def styles(self) -> frozenset[str]:
+        return frozenset(self._models.story.prompt.styles)
+
+    async def max_context(self) -> int:
+        return self._models.story.max_context
+
+    async def write(self, request: LineRequest, seed: int, sampling: BatchSampling) -> LineRecord:
+        story = self._models.story
+        params = GenerationParams(
+            prompt=request.prompt.text, style=_style(request, await self.styles()),
+            target_emotion=request.prompt.emotion if request.prompt.emotion in story.prompt.emotions else "",
+            sampling=sampling.config, max_new_tokens=sampling.max_tokens, stop=request.prompt.stop, seed=seed,
+            num_candidates=sampling.candidates if self._models.emotion is not None else 0,
+        )  # fmt: skip
+        result = await story.generate(params)
+        detected = result.detected_emotion.top_ekman if result.detected_emotion is not None else ""
+        return _record(request, result.text, params.style, result.seed, result.finish_reason.value, result.candidates, detected)
+
+    async def close(self) -> None:
+        await self._models.close()
+
+
+_FINISH = {v: k.removeprefix("FINISH_REASON_").lower() for k, v in common_pb2.FinishReason.items()}
+
+
+class GrpcWriter:
+    """A running Storyteller server's StoryService.Generate."""
+
+    def __init__(self, address: str, timeout_s: float = 120.0) -> None:
+        self._channel = grpc.aio.insecure_channel(address)
+        self._stub = story_pb2_grpc.StoryServiceStub(self._channel)
+        self._timeout = timeout_s
+        self._model: story_pb2.ModelInfo | None = None
+
+    async def _describe(self) -> story_pb2.ModelInfo:
+        if self._model is None:
+            models = (await self._stub.DescribeModels(story_pb2.DescribeModelsRequest(), timeout=self._timeout)).models
+            generators = [m for m in models if m.task == "generation"]
+            if not generators:
+                raise RuntimeError("the server has no generation model loaded")
+            self._model = generators[0]
+        return self._model
+
+    async def styles(self) -> frozenset[str]:
+        return frozenset((await self._describe()).styles)
+
+    async def max_context(self) -> int:
+        return (await self._describe()).max_context
+
+    async def write(self, request: LineRequest, seed: int, sampling: BatchSampling) -> LineRecord:
+        model = await self._describe()
+        styles, emotions = frozenset(model.styles), frozenset(model.emotions)
+        config = sampling.config
+        style = _style(request, styles)
+        generate = story_pb2.GenerateRequest(
+            prompt=request.prompt.text, style=style,
+            target_emotion=request.prompt.emotion if request.prompt.emotion in emotions else "",
+            sampling=common_pb2.SamplingParams(
+                temperature=config.temperature, top_k=config.top_k, top_p=config.top_p,
+                repetition_penalty=config.repetition_penalty, no_repeat_ngram_size=config.no_repeat_ngram_size,
+                max_tokens=sampling.max_tokens, stop=list(request.prompt.stop), seed=seed,
+            ),
+            num_candidates=sampling.candidates,
+        )  # fmt: skip
+        response = await self._stub.Generate(generate, timeout=self._timeout)
+        summary = response.summary
+        return _record(
+            request, response.text, style, summary.seed, _FINISH[summary.finish_reason], summary.candidates,
+            summary.detected_emotion.top_ekman,
+        )  # fmt: skip
+
+    async def close(self) -> None:
+        await self._channel.close()
