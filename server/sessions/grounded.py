@@ -68,54 +68,6 @@ class GroundedWriter:
     def __init__(self, sessions: SessionManager) -> None:
         self._sessions = sessions
 
-    @staticmethod
-    def _controls(
-        story: StoryGenerator, style: str, derived_style: str, emotion: str, derived_emotion: str
-    ) -> tuple[str, str, list[CoherenceWarning]]:
-        """The request's own values win (the generator checks them); derived ones only if the model has them."""
-        warnings = []
-        if not style and derived_style and derived_style not in story.prompt.styles:
-            warnings.append(CoherenceWarning(UNSUPPORTED_CONTROL, f"the story model has no style {derived_style!r}"))
-            derived_style = ""
-        if not emotion and derived_emotion and derived_emotion not in story.prompt.emotions:
-            warnings.append(CoherenceWarning(UNSUPPORTED_CONTROL, f"the story model has no emotion {derived_emotion!r}"))
-            derived_emotion = ""
-        return style or derived_style, emotion or derived_emotion, warnings
-
-    @staticmethod
-    def _fit(story: StoryGenerator, build: Callable[[int], StoryPrompt], max_new_tokens: int) -> StoryPrompt:
-        """The longest prompt (by its scene budget) whose tokens leave room for the text in the context."""
-        budget = char_budget(story.max_context, max_new_tokens, PROMPT_CHARS)
-        room = max(1, story.max_context - max_new_tokens)
-        prompt = build(budget)
-        while budget > 0 and len(story.tokenizer.encode(prompt.text, add_special_tokens=False).ids) + 3 > room:
-            budget = budget * 3 // 4
-            prompt = build(budget)
-        return prompt
-
-    async def _write(
-        self,
-        story: StoryGenerator,
-        graph: PlotGraph,
-        state: SessionState,
-        prompt: StoryPrompt,
-        params: GenerationParams,
-        speaker: str | None,
-        deadline: float | None,
-        started: float | None,
-    ) -> AsyncIterator[str | tuple[GenerationResult, list[CoherenceWarning]]]:
-        def problems(text: str, reading: EmotionReading | None) -> int:
-            return len(check(graph, state, text, speaker, _top_ekman(reading)))
-
-        params = replace(params, prompt=prompt.text, stop=tuple(dict.fromkeys((*prompt.stop, *params.stop))))
-        async with contextlib.aclosing(story.stream(params, deadline, started, problems)) as items:
-            async for item in items:
-                if isinstance(item, GenerationResult):
-                    text = item.text.strip()
-                    yield item, check(graph, state, text, speaker, _top_ekman(item.detected_emotion))
-                else:
-                    yield item
-
     async def narrate(
         self,
         story: StoryGenerator,
@@ -130,14 +82,13 @@ class GroundedWriter:
         context = build_context(graph, state)
         beat = graph.beat(state.current_beat)
         arc = [beat.target_emotion[c] for c in state.present if c in beat.target_emotion]
-        style, emotion, warnings = self._controls(story, params.style, context.style, "", arc[0] if arc else "")
-        prompt = self._fit(story, lambda chars: narration_prompt(context, emotion or None, chars), params.max_new_tokens)
+        style, emotion, warnings = _controls(story, params.style, context.style, "", arc[0] if arc else "")
+        prompt = _fit(story, lambda chars: narration_prompt(context, emotion or None, chars), params.max_new_tokens)
         params = replace(params, style=style, target_emotion=emotion)
-        async for item in self._write(story, graph, state, prompt, params, None, deadline, started):
-            if isinstance(item, tuple):
-                result, found = item
-                yield Written(result, tuple(warnings + found), state.step)
-            else:
+        async with contextlib.aclosing(
+            _write(story, graph, state, prompt, params, None, warnings, deadline, started)
+        ) as items:
+            async for item in items:
                 yield item
 
     async def npc_line(
@@ -151,38 +102,104 @@ class GroundedWriter:
         """A line by `ask.character_id`; delivered (fed back into the state) when `apply_to_state`."""
         if not ask.character_id:
             raise InvalidArgument("character_id", "required")
-        if ask.target_emotion and ask.target_emotion not in EKMAN_AXES:
-            raise InvalidArgument("target_emotion", f"{ask.target_emotion!r}; expected one of {', '.join(EKMAN_AXES)}")
         session = self._sessions.get(ask.session_id)
-        graph, state = session.graph, session.state
-        if ask.character_id not in graph.index.characters:
-            raise InvalidArgument("character_id", f"{ask.character_id!r} is not a character of {graph.story.id!r}")
-        if not state.is_present(ask.character_id):
-            raise InvalidArgument("character_id", f"{ask.character_id!r} is not present in beat {state.current_beat!r}")
+        state = session.state
         listener = ask.listener_id or PLAYER_ID
-        if listener != PLAYER_ID and listener not in graph.index.characters:
-            raise InvalidArgument("listener_id", f"{listener!r} is not a character of {graph.story.id!r} or 'player'")
-        if listener == ask.character_id:
-            raise InvalidArgument("listener_id", "a character cannot speak to itself")
-        context = build_context(graph, state, speaker=ask.character_id, listener=listener)
-        style, emotion, warnings = self._controls(
-            story, ask.style, context.style, ask.target_emotion, context.target_emotion or ""
-        )
-        line_context = replace(context, target_emotion=ask.target_emotion or context.target_emotion)
-        prompt = self._fit(
-            story, lambda chars: npc_line_prompt(line_context, ask.intent, ask.situation, chars), params.max_new_tokens
-        )
-        params = replace(params, style=style, target_emotion=emotion)
-        async for item in self._write(story, graph, state, prompt, params, ask.character_id, deadline, started):
-            if not isinstance(item, tuple):
+        async with contextlib.aclosing(line_in_state(story, session.graph, state, ask, params, deadline, started)) as items:
+            async for item in items:
+                if not isinstance(item, Written):
+                    yield item
+                    continue
+                result = item.result
+                if ask.apply_to_state and result.detected_emotion is not None and result.text.strip():
+                    heard = EmotionVector.of(result.detected_emotion.ekman)
+                    after = await self._sessions.change(
+                        ask.session_id, state.step, lambda g, s: deliver_line(g, s, ask.character_id, listener, heard)[0]
+                    )
+                    item = replace(item, step=after.state.step)
                 yield item
-                continue
-            result, found = item
-            step = state.step
-            if ask.apply_to_state and result.detected_emotion is not None and result.text.strip():
-                heard = EmotionVector.of(result.detected_emotion.ekman)
-                after = await self._sessions.change(
-                    ask.session_id, state.step, lambda g, s: deliver_line(g, s, ask.character_id, listener, heard)[0]
-                )
-                step = after.state.step
-            yield Written(result, tuple(warnings + found), step)
+
+
+def _fit(story: StoryGenerator, build: Callable[[int], StoryPrompt], max_new_tokens: int) -> StoryPrompt:
+    """The longest prompt (by its scene budget) whose tokens leave room for the text in the context."""
+    budget = char_budget(story.max_context, max_new_tokens, PROMPT_CHARS)
+    room = max(1, story.max_context - max_new_tokens)
+    prompt = build(budget)
+    while budget > 0 and len(story.tokenizer.encode(prompt.text, add_special_tokens=False).ids) + 3 > room:
+        budget = budget * 3 // 4
+        prompt = build(budget)
+    return prompt
+
+
+def _controls(
+    story: StoryGenerator, style: str, derived_style: str, emotion: str, derived_emotion: str
+) -> tuple[str, str, list[CoherenceWarning]]:
+    """The request's own values win (the generator checks them); derived ones only if the model has them."""
+    warnings = []
+    if not style and derived_style and derived_style not in story.prompt.styles:
+        warnings.append(CoherenceWarning(UNSUPPORTED_CONTROL, f"the story model has no style {derived_style!r}"))
+        derived_style = ""
+    if not emotion and derived_emotion and derived_emotion not in story.prompt.emotions:
+        warnings.append(CoherenceWarning(UNSUPPORTED_CONTROL, f"the story model has no emotion {derived_emotion!r}"))
+        derived_emotion = ""
+    return style or derived_style, emotion or derived_emotion, warnings
+
+
+async def _write(
+    story: StoryGenerator,
+    graph: PlotGraph,
+    state: SessionState,
+    prompt: StoryPrompt,
+    params: GenerationParams,
+    speaker: str | None,
+    warnings: list[CoherenceWarning],
+    deadline: float | None,
+    started: float | None,
+) -> AsyncIterator[str | Written]:
+    """Candidates ranked by coherence problems, then emotion; the chosen text's warnings at the end."""
+
+    def problems(text: str, reading: EmotionReading | None) -> int:
+        return len(check(graph, state, text, speaker, _top_ekman(reading)))
+
+    params = replace(params, prompt=prompt.text, stop=tuple(dict.fromkeys((*prompt.stop, *params.stop))))
+    async with contextlib.aclosing(story.stream(params, deadline, started, problems)) as items:
+        async for item in items:
+            if isinstance(item, GenerationResult):
+                found = check(graph, state, item.text.strip(), speaker, _top_ekman(item.detected_emotion))
+                yield Written(item, tuple(warnings + found), state.step)
+            else:
+                yield item
+
+
+async def line_in_state(
+    story: StoryGenerator,
+    graph: PlotGraph,
+    state: SessionState,
+    ask: LineAsk,
+    params: GenerationParams,
+    deadline: float | None = None,
+    started: float | None = None,
+) -> AsyncIterator[str | Written]:
+    """An NPC line for `ask` in `state` (no session, nothing applied): the NpcLine RPC's writing step,
+    and what tools that write lines for arbitrary beats use."""
+    if ask.target_emotion and ask.target_emotion not in EKMAN_AXES:
+        raise InvalidArgument("target_emotion", f"{ask.target_emotion!r}; expected one of {', '.join(EKMAN_AXES)}")
+    if ask.character_id not in graph.index.characters:
+        raise InvalidArgument("character_id", f"{ask.character_id!r} is not a character of {graph.story.id!r}")
+    if not state.is_present(ask.character_id):
+        raise InvalidArgument("character_id", f"{ask.character_id!r} is not present in beat {state.current_beat!r}")
+    listener = ask.listener_id or PLAYER_ID
+    if listener != PLAYER_ID and listener not in graph.index.characters:
+        raise InvalidArgument("listener_id", f"{listener!r} is not a character of {graph.story.id!r} or 'player'")
+    if listener == ask.character_id:
+        raise InvalidArgument("listener_id", "a character cannot speak to itself")
+    context = build_context(graph, state, speaker=ask.character_id, listener=listener)
+    style, emotion, warnings = _controls(story, ask.style, context.style, ask.target_emotion, context.target_emotion or "")
+    line_context = replace(context, target_emotion=ask.target_emotion or context.target_emotion)
+    prompt = _fit(story, lambda chars: npc_line_prompt(line_context, ask.intent, ask.situation, chars), params.max_new_tokens)
+    params = replace(params, style=style, target_emotion=emotion)
+    async with contextlib.aclosing(
+        _write(story, graph, state, prompt, params, ask.character_id, warnings, deadline, started)
+    ) as items:
+        async for item in items:
+            yield item
