@@ -168,6 +168,13 @@ def epoch_blocks(corpus: EncodedCorpus, config: StoryTrainConfig, epoch: int) ->
     return _pack(stream, config.context)
 
 
+def epoch_batches(corpus: EncodedCorpus, config: StoryTrainConfig, epoch: int, steps: int) -> np.ndarray:
+    """Exactly `steps` batches of blocks for the epoch. Sampling with replacement makes each epoch's
+    stream a little longer or shorter; a fixed count keeps step -> (epoch, batch) exact for --resume."""
+    blocks = epoch_blocks(corpus, config, epoch)
+    return np.resize(blocks, (steps * config.batch_size, config.context))
+
+
 def dev_blocks(corpus: EncodedCorpus, config: StoryTrainConfig) -> np.ndarray:
     """A fixed, evenly spread subset of dev blocks, every segment with both controls."""
     stream: list[int] = []
@@ -285,7 +292,7 @@ def train_story(config: StoryTrainConfig, resume: bool = False, progress: bool =
     stop_reason = ""
     while not stop_reason and step < total_steps:
         epoch, offset = divmod(step, steps_per_epoch)
-        blocks = epoch_blocks(train_corpus, config, epoch)
+        blocks = epoch_batches(train_corpus, config, epoch, steps_per_epoch)
         for batch in range(offset, steps_per_epoch):
             ids = torch.from_numpy(blocks[batch * config.batch_size : (batch + 1) * config.batch_size])
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):

@@ -11,7 +11,15 @@ import pytest
 
 from export.story_corpus import MIN_WORDS, Segment, clean, dev_works, find_works, paragraphs, segment
 from export.story_tokenizer import control_tokens, emotion_token, style_token, train_tokenizer
-from export.train_story import EncodedCorpus, StoryTrainConfig, dev_blocks, encode, epoch_blocks, train_story
+from export.train_story import (
+    EncodedCorpus,
+    StoryTrainConfig,
+    dev_blocks,
+    encode,
+    epoch_batches,
+    epoch_blocks,
+    train_story,
+)
 from narrative.emotions import EKMAN_AXES
 
 WORDS = "the fox ran over a hill and the king saw his daughter weep by the river at night".split()
@@ -101,6 +109,19 @@ def test_epoch_blocks_are_reproducible_balanced_and_carry_controls():
     weights = np.array([900**-0.5] * 900 + [100**-0.5] * 100)
     share = Counter(genres[i] for i in rng.choice(1000, 1000, p=weights / weights.sum()))["small"] / 1000
     assert 0.2 < share < 0.3
+
+
+def test_every_epoch_has_the_same_number_of_batches():
+    """Sampling with replacement varies an epoch's length; the step count per epoch must not vary."""
+    corpus = _corpus(["a"] * 30 + ["b"] * 3)
+    config = StoryTrainConfig(data=None, out=None, emotion_bundle=None, context=16, batch_size=4)
+    lengths = {len(epoch_blocks(corpus, config, e)) for e in range(8)}
+    assert len(lengths) > 1  # the premise: epochs differ
+    steps = len(epoch_blocks(corpus, config, 0)) // config.batch_size
+    for epoch in range(8):
+        batches = epoch_batches(corpus, config, epoch, steps)
+        assert batches.shape == (steps * 4, 16)
+        assert np.array_equal(batches[:4], epoch_blocks(corpus, config, epoch)[:4])
 
 
 def test_dropout_leaves_some_segments_without_controls_and_dev_keeps_all():
