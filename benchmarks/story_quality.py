@@ -1,0 +1,554 @@
+"""Story model quality, as served: the int8 bundle driven through the server's own generation loop.
+
+Figures printed side by side (never pass/fail), and all of them written as JSON with --json:
+
+- dev perplexity: onnxruntime on the int8 bundle, teacher-forced over dev blocks laid out as
+  training lays them out (`<|endoftext|><|style:S|><|emotion:E|>text`, packed into blocks of the
+  model's context, an evenly spread fixed subset: export/train_story.py's dev_blocks). Beside it,
+  torch fp32 on the same blocks when the Hugging Face folder is there, and the training run's own
+  figure from training.json (torch, bf16 autocast when the run trained with it).
+- diversity of generations: distinct-1 and distinct-2 (unique / all word n-grams over all texts of
+  a condition) and the repeated-trigram rate (share of a text's trigrams already seen earlier in
+  the same text, averaged over texts); the dev corpus cut to the same number of texts and words is
+  the human reference.
+- style control: a TF-IDF + logistic regression style classifier trained on the corpus's train
+  split (its dev accuracy is the ceiling), applied to N generations per style with the style
+  control token, and to the same requests without any control token (the baseline: chance).
+- emotion control: N generations per Ekman target, read by the emotion bundle (top Ekman group);
+  hit = that group is the target. Control token only (1 candidate), control token + reranking
+  (4 candidates, the generator keeps the one that reads most like the target), and no control at all.
+
+Requests go through server.generation.StoryGenerator in-process, many at once, so the scheduler
+batches them as it does for concurrent calls. Seeds are fixed: a run replays exactly on fp32,
+and almost exactly on int8 (activations are quantized over the whole batch).
+
+    python -m benchmarks.story_quality --bundle samples/models/story --corpus runs/story/corpus \
+        [--per-style 100] [--max-tokens 80] [--seed 1] [--json story_quality.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from narrative.emotions import EKMAN_AXES
+from server.config import SAMPLE_MODELS
+
+# Where `storyteller train story --out OUT` leaves its corpus, in the order they are looked for.
+CORPUS_CANDIDATES = (Path("runs/story/corpus"), Path("/work/train/story/corpus"))
+# Short neutral openings, rotated over the samples of every condition.
+OPENINGS = (
+    "The", "It was", "She", "He", "When the", "There was", "They", "In the", "After a while", "At last the",
+)  # fmt: skip
+END_OF_TEXT = "<|endoftext|>"
+WORD = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
+
+
+# --- corpus and perplexity ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Segment:
+    style: str
+    emotion: str
+    text: str
+
+
+def read_segments(path: Path) -> list[Segment]:
+    with path.open(encoding="utf-8") as lines:
+        rows = [json.loads(line) for line in lines if line.strip()]
+    return [Segment(r["style"], r.get("emotion", ""), r["text"]) for r in rows]
+
+
+def dev_blocks(tokenizer: Any, segments: Sequence[Segment], context: int, count: int) -> np.ndarray:
+    """(blocks, context) ids exactly as export/train_story.py's dev_blocks builds them: every
+    segment with both controls, packed without padding, an evenly spread subset of `count`."""
+
+    def token(text: str) -> int:
+        found = tokenizer.token_to_id(text)
+        if found is None:
+            raise SystemExit(f"the bundle's tokenizer has no {text!r}: is this the story model of that corpus?")
+        return found
+
+    eot = token(END_OF_TEXT)
+    encoded = tokenizer.encode_batch([s.text for s in segments], add_special_tokens=False)
+    stream: list[int] = []
+    for segment, encoding in zip(segments, encoded, strict=True):
+        stream += [eot, token(f"<|style:{segment.style}|>"), token(f"<|emotion:{segment.emotion}|>"), *encoding.ids]
+    usable = len(stream) // context * context
+    blocks = np.asarray(stream[:usable], np.int64).reshape(-1, context)
+    if len(blocks) <= count:
+        return blocks
+    return blocks[np.linspace(0, len(blocks) - 1, count).astype(int)]
+
+
+def _mean_nll(logits: np.ndarray, ids: np.ndarray) -> tuple[float, int]:
+    """Summed next-token negative log-likelihood (nats) of ids[:, 1:] and how many tokens."""
+    logits = logits[:, :-1].astype(np.float64)
+    targets = ids[:, 1:]
+    top = logits.max(axis=-1, keepdims=True)
+    log_norm = np.log(np.exp(logits - top).sum(axis=-1)) + top[..., 0]
+    picked = np.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
+    return float((log_norm - picked).sum()), targets.size
+
+
+def ort_perplexity(session: Any, blocks: np.ndarray) -> float:
+    """Teacher-forced, one block per run (a prefill, as served), empty KV cache."""
+    inputs = {i.name: i for i in session.get_inputs()}
+    past = [i for i in inputs.values() if i.name.startswith("past_key_values.")]
+    dtype = np.float16 if past and past[0].type == "tensor(float16)" else np.float32
+    total, count = 0.0, 0
+    for block in blocks:
+        ids = block[None, :]
+        feeds: dict[str, np.ndarray] = {"input_ids": ids}
+        feeds |= {p.name: np.zeros((1, p.shape[1], 0, p.shape[3]), dtype) for p in past}
+        if "attention_mask" in inputs:
+            feeds["attention_mask"] = np.ones_like(ids)
+        if "position_ids" in inputs:
+            feeds["position_ids"] = np.arange(ids.shape[1], dtype=np.int64)[None, :]
+        logits = session.run(["logits"], feeds)[0]
+        nll, n = _mean_nll(logits, ids)
+        total, count = total + nll, count + n
+    return math.exp(total / count)
+
+
+def torch_perplexity(model_dir: Path, blocks: np.ndarray, threads: int) -> float:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch.set_num_threads(threads)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    total, count = 0.0, 0
+    with torch.inference_mode():
+        for start in range(0, len(blocks), 8):
+            ids = blocks[start : start + 8]
+            tensor = torch.from_numpy(ids)
+            logits = model(input_ids=tensor, attention_mask=torch.ones_like(tensor)).logits.float().numpy()
+            nll, n = _mean_nll(logits, ids)
+            total, count = total + nll, count + n
+    return math.exp(total / count)
+
+
+# --- text figures -----------------------------------------------------------------------------
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(text.lower())
+
+
+def ngrams(tokens: Sequence[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+
+
+def distinct(texts: Sequence[str], n: int) -> float:
+    """Unique n-grams / all n-grams, over all texts together (Li et al., 2016)."""
+    grams = [g for text in texts for g in ngrams(words(text), n)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def repeated_trigram_rate(text: str) -> float:
+    """Share of the text's trigrams that already occurred earlier in the same text."""
+    seen: set[tuple[str, ...]] = set()
+    repeats = 0
+    grams = ngrams(words(text), 3)
+    for gram in grams:
+        repeats += gram in seen
+        seen.add(gram)
+    return repeats / len(grams) if grams else 0.0
+
+
+def text_figures(texts: Sequence[str]) -> dict[str, float]:
+    return {
+        "texts": len(texts),
+        "mean_words": float(np.mean([len(t.split()) for t in texts])) if texts else 0.0,
+        "distinct_1": distinct(texts, 1),
+        "distinct_2": distinct(texts, 2),
+        "repeated_trigram_rate": float(np.mean([repeated_trigram_rate(t) for t in texts])) if texts else 0.0,
+    }
+
+
+def cut_words(text: str, count: int) -> str:
+    return " ".join(text.split()[:count])
+
+
+# --- style classifier -------------------------------------------------------------------------
+
+
+class StyleClassifier:
+    """TF-IDF (words and word pairs) + logistic regression with balanced class weights, so chance
+    is 1/styles however unbalanced the genres are."""
+
+    def __init__(self, train: Sequence[Segment]) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        self.pipeline = make_pipeline(
+            TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=200_000, sublinear_tf=True),
+            LogisticRegression(max_iter=2000, C=4.0, class_weight="balanced"),
+        )
+        self.pipeline.fit([s.text for s in train], [s.style for s in train])
+        self.styles = [str(c) for c in self.pipeline.classes_]
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        return [str(p) for p in self.pipeline.predict(list(texts))]
+
+    def accuracy(self, texts: Sequence[str], truth: Sequence[str]) -> float:
+        predicted = self.predict(texts)
+        return float(np.mean([p == t for p, t in zip(predicted, truth, strict=True)])) if texts else 0.0
+
+
+# --- generation -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    prompt: str
+    style: str
+    emotion: str
+    candidates: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Generated:
+    request: Request
+    text: str  # the continuation only
+    tokens: int
+    top_ekman: str | None
+
+
+class Runner:
+    """The bundle behind the server's StoryGenerator (and its emotion classifier), in-process."""
+
+    def __init__(self, generator: Any, sampling: Any, max_tokens: int, concurrency: int) -> None:
+        self.generator = generator
+        self.sampling = sampling
+        self.max_tokens = max_tokens
+        self.concurrency = concurrency
+        self.tokens = 0
+
+    async def run(self, requests: Sequence[Request], label: str) -> list[Generated]:
+        """All requests, at most `concurrency` in flight, so the scheduler batches them."""
+        from server.generation.types import GenerationParams
+
+        gate = asyncio.Semaphore(self.concurrency)
+        done = 0
+        started = time.perf_counter()
+
+        async def one(request: Request) -> Generated:
+            nonlocal done
+            params = GenerationParams(
+                prompt=request.prompt, style=request.style, target_emotion=request.emotion,
+                sampling=self.sampling, max_new_tokens=self.max_tokens, seed=request.seed,
+                num_candidates=request.candidates,
+            )  # fmt: skip
+            async with gate:
+                result = await self.generator.generate(params)
+            done += 1
+            self.tokens += result.completion_tokens * result.candidates
+            reading = result.detected_emotion
+            return Generated(request, result.text, result.completion_tokens, reading.top_ekman if reading else None)
+
+        results = list(await asyncio.gather(*(one(r) for r in requests)))
+        seconds = time.perf_counter() - started
+        print(f"  {label}: {len(requests)} requests in {seconds:.1f} s", flush=True)
+        return results
+
+
+def opening(index: int) -> str:
+    return OPENINGS[index % len(OPENINGS)]
+
+
+def style_requests(styles: Sequence[str], per_style: int, seed: int, controlled: bool) -> list[Request]:
+    """Sample i of style s has the same prompt and seed with and without the control token."""
+    return [
+        Request(opening(i), style if controlled else "", "", 1, seed * 1_000_000 + s * per_style + i + 1)
+        for s, style in enumerate(styles)
+        for i in range(per_style)
+    ]
+
+
+def emotion_requests(targets: Sequence[str], per_target: int, seed: int, mode: str) -> list[Request]:
+    """mode: "control" (token, 1 candidate), "rerank" (token, 4 candidates), "baseline" (neither)."""
+    offset = 500_000  # apart from the style requests' seeds
+    return [
+        Request(
+            opening(i), "", "" if mode == "baseline" else target, 4 if mode == "rerank" else 1,
+            seed * 1_000_000 + offset + t * per_target + i + 1,
+        )  # fmt: skip
+        for t, target in enumerate(targets)
+        for i in range(per_target)
+    ]
+
+
+def style_figures(classifier: StyleClassifier, generated: Sequence[Generated], asked: Sequence[str]) -> dict[str, Any]:
+    """The classifier reads prompt + continuation; `asked` is the style each request stood for."""
+    predicted = classifier.predict([g.request.prompt + g.text for g in generated])
+    return _hit_figures(asked, predicted, classifier.styles)
+
+
+def _hit_figures(asked: Sequence[str], predicted: Sequence[str | None], classes: Sequence[str]) -> dict[str, Any]:
+    per: dict[str, float] = {}
+    for value in dict.fromkeys(asked):
+        rows = [p == a for a, p in zip(asked, predicted, strict=True) if a == value]
+        per[value] = float(np.mean(rows))
+    counts = Counter(p for p in predicted if p is not None)
+    return {
+        "overall": float(np.mean([p == a for a, p in zip(asked, predicted, strict=True)])),
+        "per_target": per,
+        "predicted_share": {c: counts.get(c, 0) / len(predicted) for c in classes},
+    }
+
+
+def samples(generated: Sequence[Generated]) -> list[dict[str, str]]:
+    return [
+        {"prompt": g.request.prompt, "style": g.request.style, "emotion": g.request.emotion, "text": g.text}
+        for g in generated
+    ]
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+def _default_corpus() -> Path | None:
+    return next((c for c in CORPUS_CANDIDATES if (c / "dev.jsonl").is_file()), None)
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.story_quality",
+        description="Story model quality through the server's generation loop (figures, not pass/fail).",
+    )
+    parser.add_argument("--bundle", type=Path, default=SAMPLE_MODELS / "story", help="int8 generation bundle")
+    parser.add_argument(
+        "--corpus", type=Path, help="OUT/corpus of `storyteller train story` (train.jsonl, dev.jsonl); "
+        f"default: the first of {', '.join(map(str, CORPUS_CANDIDATES))} that exists",
+    )  # fmt: skip
+    parser.add_argument("--emotion-bundle", type=Path, default=SAMPLE_MODELS / "emotion")
+    parser.add_argument(
+        "--hf", type=Path, help="the Hugging Face folder the bundle came from, for torch fp32 perplexity "
+        "(default: CORPUS/../best when it exists; '' for none)",
+    )  # fmt: skip
+    parser.add_argument("--training-json", type=Path, help="default: CORPUS/../training.json")
+    parser.add_argument("--per-style", type=int, default=100, help="generations per style and per condition")
+    parser.add_argument("--per-emotion", type=int, help="per Ekman target and condition (default: --per-style)")
+    parser.add_argument("--max-tokens", type=int, default=80, help="new tokens per generation")
+    parser.add_argument("--ppl-blocks", type=int, help="dev blocks (default: training's eval_blocks, else 192)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--temperature", type=float, default=0.9)
+    parser.add_argument("--top-k", type=int, default=50)
+    parser.add_argument("--top-p", type=float, default=0.95)
+    parser.add_argument("--repetition-penalty", type=float, default=1.1)
+    parser.add_argument("--batch-size", type=int, default=16, help="generation.max_batch_size of the loop")
+    parser.add_argument("--threads", type=int, default=2, help="onnxruntime (and torch) threads")
+    parser.add_argument("--json", type=Path, help="write every figure (and a few sample texts) here")
+    return parser.parse_args(list(argv))
+
+
+async def _measure(args: argparse.Namespace, corpus: Path) -> dict[str, Any]:
+    from server.config import BatchingSettings, GenerationSettings, LimitSettings, ModelSettings
+    from server.generation.generator import StoryGenerator
+    from server.generation.types import SamplingConfig
+    from server.models.emotion import BatchedEmotionClassifier, EmotionClassifier
+    from server.models.registry import load_bundle
+
+    training_json = args.training_json or corpus.parent / "training.json"
+    training = json.loads(training_json.read_text()) if training_json.is_file() else None
+    train, dev = read_segments(corpus / "train.jsonl"), read_segments(corpus / "dev.jsonl")
+    models = ModelSettings(story=args.bundle, emotion=args.emotion_bundle, intra_op_threads=args.threads)
+    story = await asyncio.to_thread(load_bundle, "story", args.bundle, "generation", models)
+    emotion_bundle = await asyncio.to_thread(load_bundle, "emotion", args.emotion_bundle, "emotion", models)
+    limits = LimitSettings()
+    emotion = BatchedEmotionClassifier(EmotionClassifier(emotion_bundle, limits.max_text_tokens), BatchingSettings())
+    settings = GenerationSettings(max_batch_size=args.batch_size, max_waiting=1024)
+    generator = StoryGenerator(story, settings, limits, emotion)
+    report: dict[str, Any] = {
+        "bundle": {"path": str(args.bundle), "name": story.manifest.name, "quantization": story.manifest.quantization},
+        "emotion_bundle": emotion_bundle.manifest.name,
+        "corpus": str(corpus),
+    }
+
+    # Perplexity: the same blocks training evaluated on, when its settings are known.
+    train_config = (training or {}).get("config", {})
+    context = int(train_config.get("context") or min(256, story.manifest.max_context or 256))
+    count = args.ppl_blocks or int(train_config.get("eval_blocks") or 192)
+    tokenizer = story.tokenizer
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    blocks = dev_blocks(tokenizer, dev, context, count)
+    print(f"perplexity: {len(blocks)} dev blocks of {context} tokens ...", flush=True)
+    ppl: dict[str, Any] = {"blocks": len(blocks), "context": context}
+    ppl["ort_bundle"] = await asyncio.to_thread(ort_perplexity, story.session, blocks)
+    hf = args.hf if args.hf is not None else corpus.parent / "best"
+    if str(hf) and (hf / "config.json").is_file():
+        try:
+            ppl["torch_fp32"] = await asyncio.to_thread(torch_perplexity, hf, blocks, args.threads)
+            ppl["torch_fp32_model"] = str(hf)
+        except ImportError as exc:
+            print(f"  torch fp32 perplexity skipped: {exc} (needs the export extra)")
+    if training is not None:
+        ppl["training_json"] = {
+            "best_dev_perplexity": training.get("best_dev_perplexity"),
+            "eval_blocks": train_config.get("eval_blocks"),
+            "bf16_autocast": train_config.get("bf16"),
+            "steps": training.get("steps"),
+        }
+    report["perplexity"] = ppl
+
+    # Style classifier: the ceiling, on whole dev segments and on segments cut to a generation's length.
+    print(f"style classifier: training on {len(train)} segments ...", flush=True)
+    classifier = await asyncio.to_thread(StyleClassifier, train)
+    styles = sorted(story.manifest.control_tokens.styles)
+    report["style_classifier"] = {
+        "model": "tf-idf 1-2 grams + logistic regression (balanced)",
+        "train_segments": len(train),
+        "dev_segments": len(dev),
+        "dev_accuracy": classifier.accuracy([s.text for s in dev], [s.style for s in dev]),
+        "chance": 1 / len(classifier.styles),
+    }
+    if set(styles) != set(classifier.styles):
+        print(f"  note: bundle styles {styles} differ from the corpus's {classifier.styles}")
+
+    sampling = SamplingConfig(
+        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, repetition_penalty=args.repetition_penalty
+    )
+    runner = Runner(generator, sampling, args.max_tokens, concurrency=args.batch_size * 2)
+    per_emotion = args.per_emotion or args.per_style
+    targets = [e for e in EKMAN_AXES if e in story.manifest.control_tokens.emotions]
+    started = time.perf_counter()
+    try:
+        print("generating ...", flush=True)
+        styled = await runner.run(style_requests(styles, args.per_style, args.seed, True), "style control")
+        unstyled = await runner.run(style_requests(styles, args.per_style, args.seed, False), "no control")
+        by_mode = {}
+        for mode in ("control", "rerank", "baseline"):
+            by_mode[mode] = await runner.run(emotion_requests(targets, per_emotion, args.seed, mode), f"emotion {mode}")
+    finally:
+        await generator.close()
+        await emotion.batcher.close()
+    seconds = time.perf_counter() - started
+    report["generation"] = {
+        "sampling": {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
+                     "repetition_penalty": args.repetition_penalty},
+        "max_tokens": args.max_tokens, "seed": args.seed, "per_style": args.per_style, "per_emotion": per_emotion,
+        "openings": list(OPENINGS), "seconds": seconds, "tokens": runner.tokens,
+        "tokens_per_s": runner.tokens / seconds,
+    }  # fmt: skip
+
+    generated_words = int(round(text_figures([g.text for g in styled])["mean_words"])) or 1
+    reference = [cut_words(s.text, generated_words) for s in dev[:: max(1, len(dev) // len(styled))][: len(styled)]]
+    report["diversity"] = {
+        "style control": text_figures([g.text for g in styled]),
+        "no control": text_figures([g.text for g in unstyled]),
+        "emotion control": text_figures([g.text for g in by_mode["control"]]),
+        "emotion rerank": text_figures([g.text for g in by_mode["rerank"]]),
+        f"dev corpus (first {generated_words} words)": text_figures(reference),
+    }
+    report["style_classifier"]["dev_accuracy_cut"] = classifier.accuracy(
+        [cut_words(s.text, generated_words) for s in dev], [s.style for s in dev]
+    )
+    report["style_classifier"]["cut_words"] = generated_words
+    asked = [styles[i // args.per_style] for i in range(len(styled))]
+    report["style_control"] = {
+        "with_token": style_figures(classifier, styled, asked),
+        "baseline_no_token": style_figures(classifier, unstyled, asked),  # same prompts and seeds, no token
+    }
+    report["emotion_control"] = {}
+    for mode, generated in by_mode.items():
+        asked = [targets[i // per_emotion] for i in range(len(generated))]
+        report["emotion_control"][mode] = _hit_figures(asked, [g.top_ekman for g in generated], list(EKMAN_AXES))
+    report["emotion_control"]["chance"] = 1 / len(targets)
+    report["samples"] = {
+        "style control": samples(styled[:: args.per_style]),
+        "no control": samples(unstyled[:: args.per_style]),
+        "emotion control": samples(by_mode["control"][:: per_emotion]),
+        "emotion rerank": samples(by_mode["rerank"][:: per_emotion]),
+    }
+    return report
+
+
+def print_report(report: dict[str, Any]) -> None:
+    ppl = report["perplexity"]
+    print(f"\nstory quality: {report['bundle']['name']} ({report['bundle']['quantization']}), "
+          f"emotion model {report['emotion_bundle']}")  # fmt: skip
+    print(f"\ndev perplexity, {ppl['blocks']} blocks x {ppl['context']} tokens (controls on, as training evaluates)")
+    print(f"  {'ORT bundle (as served)':<44}{ppl['ort_bundle']:>10.2f}")
+    if "torch_fp32" in ppl:
+        print(f"  {'torch fp32, same blocks':<44}{ppl['torch_fp32']:>10.2f}")
+    if "training_json" in ppl and ppl["training_json"]["best_dev_perplexity"] is not None:
+        info = ppl["training_json"]
+        label = f"training.json best (torch{', bf16 autocast' if info['bf16_autocast'] else ''})"
+        print(f"  {label:<44}{info['best_dev_perplexity']:>10.2f}")
+
+    print(f"\n{'diversity':<36}{'texts':>6}{'words':>7}{'distinct-1':>12}{'distinct-2':>12}{'rep. trigrams':>15}")
+    for label, f in report["diversity"].items():
+        print(f"  {label:<34}{f['texts']:>6}{f['mean_words']:>7.0f}{f['distinct_1']:>12.3f}"
+              f"{f['distinct_2']:>12.3f}{f['repeated_trigram_rate']:>15.3f}")  # fmt: skip
+
+    sc = report["style_classifier"]
+    print(f"\nstyle classifier ({sc['model']}): dev accuracy {sc['dev_accuracy']:.3f} on whole segments, "
+          f"{sc['dev_accuracy_cut']:.3f} on their first {sc['cut_words']} words; chance {sc['chance']:.3f}")  # fmt: skip
+    control = report["style_control"]
+    styles = list(control["with_token"]["per_target"])
+    print(f"{'style accuracy':<36}{'with token':>12}{'no token':>12}{'no token: share predicted':>28}")
+    for style in styles:
+        print(f"  {style:<34}{control['with_token']['per_target'][style]:>12.3f}"
+              f"{control['baseline_no_token']['per_target'][style]:>12.3f}"
+              f"{control['baseline_no_token']['predicted_share'].get(style, 0.0):>28.3f}")  # fmt: skip
+    print(f"  {'overall':<34}{control['with_token']['overall']:>12.3f}{control['baseline_no_token']['overall']:>12.3f}")
+
+    emotion = report["emotion_control"]
+    print(f"\n{'emotion hit rate (top Ekman group)':<36}{'token':>10}{'token+rerank':>14}{'no control':>12}"
+          f"{'no control: share':>19}")  # fmt: skip
+    for target in emotion["control"]["per_target"]:
+        print(f"  {target:<34}{emotion['control']['per_target'][target]:>10.3f}"
+              f"{emotion['rerank']['per_target'][target]:>14.3f}{emotion['baseline']['per_target'][target]:>12.3f}"
+              f"{emotion['baseline']['predicted_share'].get(target, 0.0):>19.3f}")  # fmt: skip
+    print(f"  {'overall':<34}{emotion['control']['overall']:>10.3f}{emotion['rerank']['overall']:>14.3f}"
+          f"{emotion['baseline']['overall']:>12.3f}   (chance {emotion['chance']:.3f})")  # fmt: skip
+    gen = report["generation"]
+    s = gen["sampling"]
+    print(f"\nsampling: temperature {s['temperature']}, top-k {s['top_k']}, top-p {s['top_p']}, repetition penalty "
+          f"{s['repetition_penalty']}; {gen['max_tokens']} new tokens, seed {gen['seed']}; "
+          f"{gen['tokens']} tokens in {gen['seconds']:.0f} s ({gen['tokens_per_s']:.0f} tokens/s batched)")  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m benchmarks` calls main() with no arguments: the defaults, or a skip message."""
+    args = parse_args(argv or [])
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if not (args.bundle / "manifest.json").is_file():
+        print(f"no generation bundle at {args.bundle}; nothing to measure (pass --bundle DIR)")
+        return
+    if not (args.emotion_bundle / "manifest.json").is_file():
+        print(f"no emotion bundle at {args.emotion_bundle}; nothing to measure (pass --emotion-bundle DIR)")
+        return
+    corpus = args.corpus or _default_corpus()
+    if corpus is None or not (corpus / "dev.jsonl").is_file():
+        print(f"no story corpus ({args.corpus or ' or '.join(map(str, CORPUS_CANDIDATES))}: train.jsonl, dev.jsonl);"
+              " skipping (pass --corpus OUT/corpus of `storyteller train story`)")  # fmt: skip
+        return
+    report = asyncio.run(_measure(args, corpus))
+    print_report(report)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+        print(f"figures written to {args.json}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
