@@ -51,6 +51,9 @@ class Story(StrictModel):
     style: StyleName = Field(description="Default style of generated text, e.g. mystery, horror.")
     start: Id = Field(description="Id of the beat a playthrough starts in.")
     description: str = ""
+    rating: Literal["everyone", "teen", "mature"] = Field(
+        "everyone", description="Highest content rating of generated text, unless a request asks for less."
+    )
 
 
 class Character(StrictModel):

@@ -36,6 +36,7 @@ from server.interceptors.auth import AuthInterceptor
 from server.interceptors.status import StatusInterceptor
 from server.metrics import Readings, ServerMetrics
 from server.models.registry import ModelRegistry
+from server.generation.safety import open_filter
 from server.models.served import ServedModels
 from server.services.narrative import NarrativeServicer
 from server.services.story import StoryServicer
@@ -131,7 +132,7 @@ class StorytellerServer:
     @classmethod
     def create(cls, settings: Settings) -> StorytellerServer:
         registry = ModelRegistry()
-        models = ServedModels()
+        models = ServedModels(safety=open_filter(settings.safety.blocklist, settings.safety.classifier))
         store = SqliteStore(settings.narrative.database)
         catalog = GraphCatalog(store, settings.limits)
         metrics = _metrics(settings, registry, models, store, catalog) if settings.metrics.enabled else None

@@ -114,7 +114,11 @@ def run_serve(args: argparse.Namespace) -> int:
     from server.logs import configure_logging
 
     configure_logging(settings.logging.level, settings.logging.format)
-    asyncio.run(_serve(settings))
+    try:
+        asyncio.run(_serve(settings))
+    except ConfigError as exc:  # found while building the server (e.g. an unreadable blocklist)
+        print(f"storyteller serve: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -102,6 +102,7 @@ class GenerationSettings(_Section):
     default_top_k: int = Field(0, ge=0)
     default_top_p: float = Field(0.95, ge=0, le=1)
     default_repetition_penalty: float = Field(1.1, ge=0)
+    max_resamples: int = Field(3, ge=0, description="content-filtered continuations resampled before giving up")
 
 
 class LimitSettings(_Section):
@@ -163,6 +164,19 @@ class TlsSettings(_Section):
         return self.cert_file is not None
 
 
+class SafetySettings(_Section):
+    """Content safety of generated text (server.generation.safety): a rated blocklist and an
+    optional classifier hook; a request's rating (or its story's) decides what is filtered."""
+
+    blocklist: Path | None = Field(SAMPLES / "safety" / "blocklist.txt", description="TERM RATING lines; empty = none")
+    classifier: str = Field("", description="'module:function' judging whole texts; empty = none")
+
+    @field_validator("blocklist", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
 class MetricsSettings(_Section):
     """Prometheus metrics over plain HTTP on a port of their own, apart from gRPC: neither
     TLS nor bearer tokens apply to it, so it listens on loopback unless told otherwise."""
@@ -182,6 +196,7 @@ class Settings(_Section):
     auth: AuthSettings = AuthSettings()
     tls: TlsSettings = TlsSettings()
     metrics: MetricsSettings = MetricsSettings()
+    safety: SafetySettings = SafetySettings()
 
 
 def _flatten(data: Mapping[str, Any], source: str) -> dict[str, tuple[Any, str]]:

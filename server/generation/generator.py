@@ -14,13 +14,14 @@ import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from server.config import GenerationSettings, LimitSettings
 from server.errors import DeadlineExceeded, InvalidArgument, Unavailable
 from server.generation.decoder import KVDecoder
 from server.generation.prompt import PromptEncoder
+from server.generation.safety import ContentFilter, Rating, complete_words
 from server.generation.scheduler import GenerationScheduler, Job
 from server.generation.types import Delta, Event, Failed, Finished, FinishReason, GenerationParams, SequenceSpec
 from server.models.emotion import BatchedEmotionClassifier, EmotionReading
@@ -62,6 +63,7 @@ class GenerationResult:
     candidates: int
     time_to_first_token_ms: float
     detected_emotion: EmotionReading | None = None
+    content_filtered: bool = False  # a candidate or a continuation was dropped by the content filter
 
 
 @dataclass(frozen=True)
@@ -91,12 +93,14 @@ class StoryGenerator:
         limits: LimitSettings,
         emotion: BatchedEmotionClassifier | None = None,
         observer: GenerationObserver | None = None,
+        safety: ContentFilter | None = None,
     ) -> None:
         manifest = bundle.manifest
         self.name = manifest.name
         self.settings = settings
         self.limits = limits
         self.emotion = emotion
+        self.safety = safety
         self._observer = observer
         tokenizer = bundle.tokenizer
         # The prompt is encoded whole: a tokenizer.json saved with padding or truncation must not apply.
@@ -187,7 +191,90 @@ class StoryGenerator:
         the chosen candidate's pieces then follow at once. `deadline` is time.monotonic();
         `started` (time.perf_counter()) is when the request arrived, for time to first token.
         `judge`, when given, counts each candidate's problems: the fewest wins, emotion breaks ties.
+        When the content filter restricts the request's rating, text passes it before it is sent
+        (see server.generation.safety).
         """
+        allowed = Rating(params.rating or Rating.EVERYONE)
+        inner = self._stream_once
+        if self.safety is not None and self.safety.restricts(allowed):
+            inner = self._stream_filtered
+        async with contextlib.aclosing(inner(params, deadline, started, judge)) as items:
+            async for item in items:
+                yield item
+
+    async def _stream_filtered(
+        self, params: GenerationParams, deadline: float | None, started: float | None, judge: Judge | None
+    ) -> AsyncIterator[str | GenerationResult]:
+        """Words are checked as they complete; a word above the rating is never sent: generation
+        resamples from the text already sent, with the next seed, up to generation.max_resamples
+        times, and then ends with what was sent. With a classifier hook, whole texts are judged
+        before release."""
+        assert self.safety is not None
+        safety, allowed = self.safety, Rating(params.rating or Rating.EVERYONE)
+        whole_texts = safety.classifier is not None
+        seed = params.seed or secrets.randbelow(2**62) + 1
+        started = time.perf_counter() if started is None else started
+
+        def clean_first(text: str, reading: EmotionReading | None) -> int:
+            blocked = 1000 if safety.text_needs(text) > allowed else 0
+            return blocked + (judge(text, reading) if judge is not None else 0)
+
+        sent, held, first_sent, filtered = "", "", None, False
+        result: GenerationResult | None = None
+        for attempt in range(self.settings.max_resamples + 1):
+            used = len(self.tokenizer.encode(sent, add_special_tokens=False).ids) if sent else 0
+            if used >= params.max_new_tokens:
+                break
+            attempt_params = replace(
+                params, prompt=params.prompt + sent, seed=seed + attempt, max_new_tokens=params.max_new_tokens - used
+            )
+            held, rejected = "", False
+            async with contextlib.aclosing(self._stream_once(attempt_params, deadline, started, clean_first)) as items:
+                async for item in items:
+                    if isinstance(item, GenerationResult):
+                        result = item
+                        continue
+                    held += item
+                    cut = 0 if whole_texts else complete_words(held)
+                    if cut:
+                        if safety.words_need(sent + held[:cut]) > allowed:
+                            rejected = True
+                            break
+                        first_sent = first_sent or time.perf_counter()
+                        yield held[:cut]
+                        sent, held = sent + held[:cut], held[cut:]
+            if not rejected and safety.text_needs(sent + held) <= allowed:
+                break
+            filtered = True
+            held = ""
+            if whole_texts:
+                result = None
+        else:
+            held = ""  # every resample was filtered: what was sent stands, nothing more is added
+        if held:
+            first_sent = first_sent or time.perf_counter()
+            yield held
+        text = sent + held
+        if result is not None and not filtered:  # passed at once: the generation's own figures stand
+            yield result
+            return
+        reading = await self._read_emotion(text) if text.strip() else None
+        base = result or GenerationResult("", (), FinishReason.STOP_SEQUENCE, 0, 0, seed, params.style, 0, 0.0)
+        ids = tuple(self.tokenizer.encode(text, add_special_tokens=False).ids)
+        yield replace(
+            base, text=text, token_ids=ids, completion_tokens=len(ids), seed=seed, detected_emotion=reading,
+            content_filtered=filtered, time_to_first_token_ms=((first_sent or started) - started) * 1000,
+            prompt_tokens=len(self.prompt.encode(params.prompt, params.style, params.target_emotion)),
+        )  # fmt: skip
+
+    async def _stream_once(
+        self,
+        params: GenerationParams,
+        deadline: float | None = None,
+        started: float | None = None,
+        judge: Judge | None = None,
+    ) -> AsyncIterator[str | GenerationResult]:
+        """One generation (one or several candidates), unfiltered."""
         started = time.perf_counter() if started is None else started
         plan = self.plan(params, deadline)
         rows = [CandidateText() for _ in range(plan.candidates)]

@@ -49,6 +49,7 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
     seed: int = 0  # 0 = the server picks one and reports it
     num_candidates: int = 0  # 0 = the server's default (only with target_emotion)
+    rating: int = 0  # ContentRating allowed (safety.Rating values); 0 = EVERYONE unless a story says otherwise
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from server.config import Settings
 from server.errors import Unavailable
 from server.generation.generator import GenerationObserver, StoryGenerator
+from server.generation.safety import ContentFilter
 from server.models.bundle import BundleError
 from server.models.emotion import BatchedEmotionClassifier, EmotionClassifier
 from server.models.registry import ModelRegistry
@@ -20,6 +21,7 @@ log = logging.getLogger("storyteller.models")
 class ServedModels:
     emotion: BatchedEmotionClassifier | None = None
     story: StoryGenerator | None = None
+    safety: ContentFilter | None = None  # the configured content filter, handed to the story generator
 
     def attach(
         self,
@@ -40,7 +42,8 @@ class ServedModels:
         if "story" in registry.bundles:
             try:
                 self.story = StoryGenerator(
-                    registry.bundles["story"], settings.generation, settings.limits, self.emotion, generation_observer
+                    registry.bundles["story"], settings.generation, settings.limits, self.emotion, generation_observer,
+                    self.safety,
                 )
             except BundleError as exc:  # loaded, but not a decoder this loop can drive
                 del registry.bundles["story"]

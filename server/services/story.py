@@ -55,6 +55,7 @@ def summary_pb(result: GenerationResult) -> common_pb2.GenerationSummary:
         style=result.style,
         candidates=result.candidates,
         time_to_first_token_ms=result.time_to_first_token_ms,
+        content_filtered=result.content_filtered,
     )
     if result.detected_emotion is not None:
         summary.detected_emotion.CopyFrom(emotion_scores_pb(result.detected_emotion))

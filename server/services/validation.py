@@ -120,6 +120,7 @@ def sampled_params(
         stop=choice.stop,
         seed=choice.seed,
         num_candidates=num_candidates,
+        rating=rating,
         **fields,
     )
 

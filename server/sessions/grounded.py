@@ -29,6 +29,7 @@ from narrative.vocabulary import PLAYER_ID
 from server.errors import InvalidArgument
 from server.generation.generator import GenerationResult, StoryGenerator
 from server.generation.prompt import char_budget
+from server.generation.safety import Rating
 from server.generation.types import GenerationParams
 from server.models.emotion import EmotionReading
 from server.sessions.manager import SessionManager
@@ -161,7 +162,10 @@ async def _write(
     def problems(text: str, reading: EmotionReading | None) -> int:
         return len(check(graph, state, text, speaker, _top_ekman(reading)))
 
-    params = replace(params, prompt=prompt.text, stop=tuple(dict.fromkeys((*prompt.stop, *params.stop))))
+    # A request's rating may only narrow the story's: UNSPECIFIED (0) takes the story's.
+    rating = min(params.rating or Rating.MATURE, Rating.parse(graph.story.rating))
+    stop = tuple(dict.fromkeys((*prompt.stop, *params.stop)))
+    params = replace(params, prompt=prompt.text, stop=stop, rating=rating)
     async with contextlib.aclosing(story.stream(params, deadline, started, problems)) as items:
         async for item in items:
             if isinstance(item, GenerationResult):

@@ -1,0 +1,109 @@
+"""Content safety: the rated blocklist, the classifier hook, and filtered generation that resamples."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from server.cli import main
+from server.generation.generator import GenerationResult, StoryGenerator
+from server.generation.local import open_local
+from server.generation.safety import (
+    ContentFilter,
+    Rating,
+    SafetyConfigError,
+    complete_words,
+    load_blocklist,
+    open_filter,
+)
+from server.generation.types import GenerationParams, SamplingConfig
+
+SAMPLING = SamplingConfig(temperature=1.0)
+
+
+def test_blocklist_lines_and_errors_name_the_line(tmp_path):
+    path = tmp_path / "block.txt"
+    path.write_text("# comment\nDamn teen\nbloody  hell mature  # phrase\n\nfoo never\n")
+    assert load_blocklist(path) == {"damn": Rating.TEEN, "bloody hell": Rating.MATURE, "foo": Rating.NEVER}
+    path.write_text("ok teen\nbad adult\n")
+    with pytest.raises(SafetyConfigError, match=r"block.txt:2: 'adult' is not a rating"):
+        load_blocklist(path)
+    path.write_text("teen\n")
+    with pytest.raises(SafetyConfigError, match=r"block.txt:1: expected TERM RATING"):
+        load_blocklist(path)
+    with pytest.raises(SafetyConfigError, match="safety.classifier"):
+        open_filter(None, "no.such.module:hook")
+    assert open_filter(None, "") is None
+
+
+def test_terms_match_whole_words_and_phrases_regardless_of_case():
+    content = ContentFilter({"hell": Rating.TEEN, "bloody hell": Rating.MATURE})
+    assert content.words_need("Hello, shell-shocked hellion.") == Rating.EVERYONE
+    assert content.words_need("What the Hell?") == Rating.TEEN
+    assert content.words_need("bloody\n hell, said he") == Rating.MATURE
+    assert content.restricts(Rating.EVERYONE) and content.restricts(Rating.TEEN) and not content.restricts(Rating.MATURE)
+    assert ContentFilter({}, classifier=lambda text: "everyone").restricts(Rating.MATURE)  # a hook always judges
+
+
+def test_only_complete_words_are_released():
+    assert complete_words("the knig") == 4
+    assert complete_words("the knight, ") == 12
+    assert complete_words("knight") == 0
+    assert complete_words("night" * 7) == 35  # a model stuck in one "word" still streams
+
+
+async def _generate(story: StoryGenerator, rating: Rating, seed: int = 5, stream: bool = False) -> tuple[str, GenerationResult]:
+    params = GenerationParams(prompt="The knight", sampling=SAMPLING, max_new_tokens=40, seed=seed, rating=rating)
+    pieces: list[str] = []
+    async for item in story.stream(params):
+        if isinstance(item, GenerationResult):
+            return "".join(pieces), item
+        pieces.append(item)
+    raise AssertionError("no result")
+
+
+@pytest.fixture
+async def story(tiny_story_bundle):
+    models = await open_local(tiny_story_bundle, None, threads=1)
+    yield models.story
+    await models.close()
+
+
+async def test_a_blocked_word_is_never_sent_and_generation_resamples_from_what_was(story):
+    free_text, free = await _generate(story, Rating.MATURE)
+    words = re.findall(r"[A-Za-z]{3,}", free_text)
+    assert words, free_text
+    blocked = words[len(words) // 2]
+    story.safety = ContentFilter({blocked.lower(): Rating.TEEN})
+
+    streamed, result = await _generate(story, Rating.EVERYONE, stream=True)
+    assert streamed == result.text and result.content_filtered
+    assert not re.search(rf"(?<![\w'-]){re.escape(blocked)}(?![\w'-])", result.text, re.IGNORECASE)
+    before = free_text[: re.search(rf"(?<![\w'-]){re.escape(blocked)}(?![\w'-])", free_text).start()]
+    assert result.text.startswith(before.rsplit(" ", 1)[0])  # what came before the word was kept
+
+    same_text, allowed = await _generate(story, Rating.TEEN)  # the word is fine from teen up
+    assert same_text == free_text and not allowed.content_filtered
+    again, replay = await _generate(story, Rating.EVERYONE)
+    assert again == streamed and replay.seed == result.seed  # filtered generation replays too
+
+
+async def test_a_classifier_hook_judges_whole_texts_before_release(story):
+    first, _ = await _generate(story, Rating.MATURE)
+    story.safety = ContentFilter({}, classifier=lambda text: "everyone")
+    text, result = await _generate(story, Rating.EVERYONE)
+    assert text == result.text == first and not result.content_filtered
+    story.safety = ContentFilter({}, classifier=lambda text: "mature" if text == first else "everyone")
+    text, result = await _generate(story, Rating.EVERYONE)
+    assert result.content_filtered and text == result.text != first  # the first text was held back, never sent
+    text, result = await _generate(story, Rating.MATURE)
+    assert text == first and not result.content_filtered
+
+
+def test_an_unreadable_blocklist_stops_the_server_with_its_line(tmp_path, capsys):
+    bad = tmp_path / "block.txt"
+    bad.write_text("fine teen\nbroken\n")
+    code = main(["serve", "--set", f"safety.blocklist={bad}", "--set", "server.address=127.0.0.1:0",
+                 "--set", "models.emotion=", "--set", "metrics.enabled=false"])  # fmt: skip
+    assert code == 2 and f"{bad}:2" in capsys.readouterr().err
