@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
@@ -69,13 +70,16 @@ async def test_reflection_lists_both_services_and_health(start_server):
     assert {STORY_SERVICE, NARRATIVE_SERVICE, "grpc.health.v1.Health"} <= set(services)
 
 
-async def test_capabilities_not_built_yet_answer_unimplemented(start_server, channel_to):
+async def test_generation_without_a_story_model_is_unavailable_and_says_why(start_server, channel_to):
     server = await start_server()
-    stub = narrative_pb2_grpc.NarrativeServiceStub(channel_to(server))
-    try:
-        async for _ in stub.Narrate(narrative_pb2.NarrateRequest(session_id="s")):
-            pass
-    except grpc.aio.AioRpcError as exc:
-        assert exc.code() == grpc.StatusCode.UNIMPLEMENTED
-    else:
-        raise AssertionError("Narrate should not succeed yet")
+    channel = channel_to(server)
+    narrative = narrative_pb2_grpc.NarrativeServiceStub(channel)
+    calls = [
+        story_pb2_grpc.StoryServiceStub(channel).Generate(story_pb2.GenerateRequest(prompt="Once")),
+        narrative.Narrate(narrative_pb2.NarrateRequest(session_id="s")).read(),
+        narrative.NpcLine(narrative_pb2.NpcLineRequest(session_id="s", character_id="c")).read(),
+    ]
+    for call in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE and "no story" in caught.value.details()
