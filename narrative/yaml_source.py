@@ -93,7 +93,14 @@ def read_source(text: str, filename: str) -> tuple[SourceDocument | None, list[D
 
 
 def _compose(text: str, filename: str) -> tuple[yaml.Node | None, list[Diagnostic]]:
-    loader = yaml.SafeLoader(text)
+    try:
+        # The reader checks every character as it is built: a control character raises here.
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as error:
+        before = text[: error.position]
+        line, column = before.count("\n") + 1, error.position - (before.rfind("\n") + 1) + 1
+        message = f"character {error.character:#06x} is not allowed in YAML"
+        return None, [diagnostic_at(Code.YAML_SYNTAX, message, filename, line, column)]
     try:
         return loader.get_single_node(), []
     except yaml.MarkedYAMLError as error:
