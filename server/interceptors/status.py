@@ -22,14 +22,28 @@ from typing import Any, Protocol
 
 import grpc
 
-from server.errors import ServiceError, Unavailable
-from server.interceptors.wrapping import Streaming, Unary, call_unary, iterate_stream, rewrap
+from server.errors import InvalidArgument, ServiceError, Unavailable
+from server.interceptors.wrapping import Streaming, Unary, Undecodable, call_unary, iterate_stream, rewrap
 
 log = logging.getLogger("storyteller.rpc")
 
 # Health checks and reflection are infrastructure: not held up by draining, not logged,
 # not reported to the observer (a load balancer's probes would drown the game's calls).
 INFRASTRUCTURE_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+
+# Status details travel percent-encoded in the trailers, and a client refuses trailers past its
+# metadata limit (8 KiB by default) with RESOURCE_EXHAUSTED, losing the real code: messages that
+# quote a client's value (an unknown id, a style) are cut to this many UTF-8 bytes.
+MAX_DETAILS_BYTES = 1024
+
+
+def bounded(message: str, limit: int = MAX_DETAILS_BYTES) -> str:
+    """`message`, cut to at most `limit` UTF-8 bytes (whole characters) with a marker when cut."""
+    if len(message.encode("utf-8")) <= limit:
+        return message
+    marker = " ... (truncated)"
+    return message.encode("utf-8")[: limit - len(marker)].decode("utf-8", "ignore") + marker
 
 
 class CallObserver(Protocol):
@@ -77,12 +91,12 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
 
     def _status_for(self, exc: Exception, method: str) -> tuple[grpc.StatusCode, str]:
         if isinstance(exc, ServiceError):
-            return exc.code, exc.message
+            return exc.code, bounded(exc.message)
         if isinstance(exc, NotImplementedError):
             return grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented in this server build"
         for kind, code in self._domain_errors.items():
             if isinstance(exc, kind):
-                return code, str(exc)
+                return code, bounded(str(exc))
         log.exception("unexpected error in %s", method, extra={"method": method})
         return grpc.StatusCode.INTERNAL, "internal error; the server log has the details"
 
@@ -102,6 +116,7 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
                 code = grpc.StatusCode.OK
                 try:
                     self._refuse_if_draining()
+                    self._refuse_if_undecodable(request)
                     return await call_unary(behaviour, request, context)
                 except grpc.aio.AbortError:
                     raise  # the servicer chose its status itself
@@ -119,6 +134,7 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
                 code = grpc.StatusCode.OK
                 try:
                     self._refuse_if_draining()
+                    self._refuse_if_undecodable(request)
                     async for item in iterate_stream(behaviour, request, context):
                         yield item
                 except asyncio.CancelledError:
@@ -139,6 +155,11 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
     def _refuse_if_draining(self) -> None:
         if self.draining:
             raise Unavailable("server is shutting down; retry on another instance")
+
+    @staticmethod
+    def _refuse_if_undecodable(request: Any) -> None:
+        if isinstance(request, Undecodable):
+            raise InvalidArgument("request", f"not a valid message of this method's request type: {request.error}")
 
     def _start(self) -> float:
         self.in_flight.enter()

@@ -36,18 +36,40 @@ async def iterate_stream(behaviour: Callable[..., Any], request: Any, context: g
             yield item
 
 
+class Undecodable:
+    """Stands in for a request whose bytes did not parse, so the behaviour can refuse it with a status
+    of our choosing (grpc itself would answer UNKNOWN and log a traceback)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError, or anything a parser raises
+            return Undecodable(exc)
+
+    return deserialize
+
+
 def rewrap(handler: grpc.RpcMethodHandler, unary: Callable[[Unary], Unary], streaming: Callable[[Streaming], Streaming]) -> grpc.RpcMethodHandler:
-    """Returns handler with its behaviour passed through `unary` or `streaming`."""
+    """Returns handler with its behaviour passed through `unary` or `streaming`; a request that does
+    not parse reaches the behaviour as an `Undecodable`."""
     if handler.unary_unary is not None:
         return grpc.unary_unary_rpc_method_handler(
             unary(handler.unary_unary),
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=_tolerant(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )
     if handler.unary_stream is not None:
         return grpc.unary_stream_rpc_method_handler(
             streaming(handler.unary_stream),
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=_tolerant(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )
     return handler  # client-streaming kinds: not in our contract (reflection uses one)
