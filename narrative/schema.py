@@ -40,9 +40,10 @@ VariableValue = bool | int | float | str
 
 
 class StrictModel(BaseModel):
-    """Base of every format model: unknown fields and loose types are errors."""
+    """Base of every format model: unknown fields and loose types are errors, and so are nan and
+    infinities (a session that stored one could not be read back: JSON has no such numbers)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class Story(StrictModel):

@@ -78,7 +78,9 @@ def parse_game_event(data: Mapping[str, Any]) -> GameEvent:
     try:
         return _GAME_EVENT.validate_python(dict(data))
     except ValidationError as error:
-        first = error.errors()[0]
+        errors = error.errors()
+        # A nan for a bool | int | float | str value fails every member; the float's reason is the one to tell.
+        first = next((e for e in errors if e["type"] == "finite_number"), errors[0])
         field = ".".join(str(part) for part in first["loc"]) or "event"
         raise InvalidEventError(field, first["msg"]) from None
 
