@@ -34,6 +34,31 @@ class Session:
     state: SessionState
 
 
+_HOLDS = {"bool": (bool,), "int": (int,), "float": (int, float), "string": (str,)}
+
+
+def _mismatch(graph: PlotGraph, state: SessionState) -> str | None:
+    """What in a session's state the graph (e.g. a new version a client loaded under the same id) no
+    longer declares; None when every beat, variable and character the state names is still there."""
+    beats = {beat.id for beat in graph.beats}
+    gone = next((b for b in (state.current_beat, *state.visited) if b not in beats), None)
+    if gone is not None:
+        return f"it has no beat {gone!r}"
+    variables = {variable.id: variable for variable in graph.variables}
+    changed = sorted(set(state.variables) ^ set(variables))
+    if changed:
+        return f"variable {changed[0]!r} was added or removed"
+    for name, value in state.variables.items():
+        kind = variables[name].type
+        if isinstance(value, bool) != (kind == "bool") or not isinstance(value, _HOLDS[kind]):
+            return f"variable {name!r} is now a {kind}"
+    characters = {character.id for character in graph.characters}
+    changed = sorted(set(state.emotions) ^ characters)
+    if changed:
+        return f"character {changed[0]!r} was added or removed"
+    return None
+
+
 class SessionManager:
     def __init__(self, store: SessionStore, catalog: GraphCatalog, limits: LimitSettings) -> None:
         self._store = store
@@ -65,7 +90,14 @@ class SessionManager:
             graph = self._catalog.get(stored.graph_id)
         except NotFound:
             raise FailedPrecondition(f"session {session_id!r} plays graph {stored.graph_id!r}, which is not loaded") from None
-        return Session(session_id, graph, SessionState.from_json(stored.state_json))
+        state = SessionState.from_json(stored.state_json)
+        problem = _mismatch(graph, state)
+        if problem is not None:
+            raise FailedPrecondition(
+                f"session {session_id!r} was started on another version of graph {stored.graph_id!r}, which was "
+                f"loaded since and no longer fits it ({problem}); end it and start a new session"
+            )
+        return Session(session_id, graph, state)
 
     def end(self, session_id: str) -> None:
         if not self._store.delete_session(session_id):
