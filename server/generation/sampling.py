@@ -20,7 +20,11 @@ def apply_repetition_penalty(logits: np.ndarray, history: np.ndarray, penalty: f
         return
     seen = np.unique(history)
     scores = logits[seen]
-    logits[seen] = np.where(scores > 0, scores / penalty, scores * penalty)
+    # An extreme penalty (1e-30, 1e30) overflows to inf, and inf - inf is nan downstream: the largest
+    # finite value is the same limit without the nan.
+    limit = np.finfo(logits.dtype).max
+    with np.errstate(over="ignore"):
+        logits[seen] = np.clip(np.where(scores > 0, scores / penalty, scores * penalty), -limit, limit)
 
 
 def banned_ngram_tokens(history: np.ndarray, size: int) -> np.ndarray:
@@ -80,8 +84,10 @@ class Sampler:
             scores[banned] = -np.inf
         if config.greedy:
             return int(np.argmax(scores))
-        # Shifted first, so that even a tiny temperature cannot overflow to inf - inf.
-        scores = (scores - np.max(scores)) / config.temperature
+        # Shifted first, so that even a tiny temperature cannot overflow to inf - inf; what it does
+        # overflow goes to -inf, the limit that temperature means (all mass on the best tokens).
+        with np.errstate(over="ignore"):
+            scores = (scores - np.max(scores)) / config.temperature
         top_k_filter(scores, config.top_k)
         top_p_filter(scores, config.top_p)
         probabilities = softmax(scores)

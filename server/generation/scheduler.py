@@ -55,6 +55,7 @@ class Job:
         self._emit = emit
         # Set from any thread; the scheduler reads it between steps (a bool write is atomic).
         self.cancelled = False
+        self.reserved = 0  # rows held for it between leaving the queue and joining the batch
 
     def cancel(self) -> None:
         """The rows leave the batch before the next step; idempotent, harmless once finished."""
@@ -124,6 +125,8 @@ class GenerationScheduler:
         self._cond = threading.Condition()
         self._waiting: collections.deque[Job] = collections.deque()
         self._rows: list[_Row] = []  # only the worker thread changes it
+        # Rows of jobs taken from the queue and being prefilled: in neither _waiting nor _rows yet.
+        self._reserved = 0
         self._cache = decoder.new_cache()
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -148,10 +151,18 @@ class GenerationScheduler:
         with self._cond:
             if self._closed:
                 raise Unavailable("the generation loop is shut down")
-            free = self.max_batch_size - self.active - sum(j.spec.rows for j in self._waiting)
-            if free < job.spec.rows and len(self._waiting) >= self.max_waiting:
+            # Waiting jobs that fit the free rows take them at the next step boundary (first come, first
+            # served); only the ones left over are really waiting, and only they count against max_waiting.
+            free = self.max_batch_size - self.active - self._reserved
+            queued = 0
+            for waiting in self._waiting:
+                if not queued and waiting.spec.rows <= free:
+                    free -= waiting.spec.rows
+                else:
+                    queued += 1
+            if (queued or job.spec.rows > free) and queued >= self.max_waiting:
                 raise ResourceExhausted(
-                    f"generation is at capacity ({self.max_batch_size} rows, {len(self._waiting)} requests waiting);"
+                    f"generation is at capacity ({self.max_batch_size} rows, {queued} requests waiting);"
                     " retry with back-off"
                 )
             self._waiting.append(job)
@@ -188,6 +199,8 @@ class GenerationScheduler:
                         if row.job is job and row.finished is None:
                             row.finished = FinishReason.CANCELLED
                     self._compact()
+                finally:
+                    self._release(job)
             if not self._rows:
                 continue
             try:
@@ -221,6 +234,8 @@ class GenerationScheduler:
                 elif job.spec.rows <= free:
                     admitted.append(self._waiting.popleft())
                     free -= job.spec.rows
+                    self._reserved += job.spec.rows
+                    job.reserved = job.spec.rows
                 else:
                     break  # first come, first served: a big request is not overtaken for ever
             return admitted
@@ -246,8 +261,18 @@ class GenerationScheduler:
             self._cache.keep(kept)
             self._rows = [self._rows[i] for i in kept]
 
+    def _release(self, job: Job, rows: list[_Row] | None = None) -> None:
+        """The job's reserved rows join the batch (`rows`), or never will; one step, so that `submit`
+        never counts them twice or not at all."""
+        with self._cond:
+            if rows:
+                self._rows.extend(rows)
+            self._reserved -= job.reserved
+            job.reserved = 0
+
     def _admit(self, job: Job) -> None:
         if job.cancelled:
+            self._release(job)
             self._end_unadmitted(job, FinishReason.CANCELLED)
             return
         spec = job.spec
@@ -257,7 +282,7 @@ class GenerationScheduler:
         rows = [_Row(job, i, self._tokenizer, self.max_context) for i in range(spec.rows)]
         # In the batch before their first token is sent, so `active` never misses a row its caller has heard of.
         self._cache.add({name: np.repeat(t, len(rows), axis=0) for name, t in cache.items()}, len(spec.prompt_ids))
-        self._rows.extend(rows)
+        self._release(job, rows)  # counted as active from here on
         self._count_tokens(len(rows))  # before the events: a caller that has its text sees them counted
         for row in rows:
             self._accept(row, row.sampler(logits, row.history), at)
