@@ -12,6 +12,7 @@ BENCHMARKS = [
     "story_quality",
     "generation_speed",
     "grounded_lines",
+    "load_test",
 ]
 
 for name in sys.argv[1:] or BENCHMARKS:
