@@ -137,9 +137,10 @@ class StorytellerServer:
         catalog = GraphCatalog(store, settings.limits)
         metrics = _metrics(settings, registry, models, store, catalog) if settings.metrics.enabled else None
         status = StatusInterceptor(DOMAIN_ERRORS, observer=metrics)
+        # The status interceptor is outermost, so calls the auth interceptor refuses are logged and counted too.
         interceptors: list[grpc.aio.ServerInterceptor] = [status]
         if settings.auth.tokens:
-            interceptors.insert(0, AuthInterceptor(settings.auth.tokens))
+            interceptors.append(AuthInterceptor(settings.auth.tokens))
         grpc_server = grpc.aio.server(
             interceptors=interceptors,
             options=channel_options(settings.server),

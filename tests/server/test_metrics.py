@@ -78,6 +78,20 @@ async def test_calls_are_counted_per_method_and_code_and_state_is_read_at_scrape
     assert value(samples, "process_resident_memory_bytes") > 0
 
 
+async def test_calls_refused_for_a_missing_token_are_counted(start_server, channel_to):
+    server = await start_server(with_metrics(auth__tokens="s3cret"))
+    stub = narrative_pb2_grpc.NarrativeServiceStub(channel_to(server))
+    for _ in range(2):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.ListGraphs(narrative_pb2.ListGraphsRequest())
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    await stub.ListGraphs(narrative_pb2.ListGraphsRequest(), metadata=(("authorization", "Bearer s3cret"),))
+    samples = await scrape(server.metrics_port)
+    method = {"service": NARRATIVE, "method": "ListGraphs"}
+    assert value(samples, "storyteller_rpc_requests_total", **method, code="UNAUTHENTICATED") == 2
+    assert value(samples, "storyteller_rpc_requests_total", **method, code="OK") == 1
+
+
 async def test_model_state_per_role_and_emotion_batches(start_server, channel_to, tmp_path):
     server = await start_server(
         with_metrics(models__emotion=str(SAMPLE_MODELS / "emotion"), models__story=str(tmp_path / "missing"),
