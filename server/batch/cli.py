@@ -46,7 +46,11 @@ def register(commands: Any) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output file (resumed if it exists)")
     parser.add_argument("--format", choices=("jsonl", "csv"), help="default: from --out's suffix (.csv or jsonl)")
     parser.add_argument("--seed", type=int, default=1, help="run seed; each line's seed derives from it and its id")
-    parser.add_argument("--workers", type=int, default=1, help="lines written at once (model instances / streams)")
+    parser.add_argument(
+        "--workers", type=int, default=1,
+        help="lines written at once: model instances in-process or on Ray; streams spread over --server "
+        "(byte-identical output through servers needs at most one stream per server)",
+    )  # fmt: skip
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--server", action="append", metavar="ADDR", help="a running server (host:port); repeatable")
     where.add_argument("--ray", metavar="ADDRESS", help="run on Ray: 'local' or a cluster address")

@@ -2,8 +2,10 @@
 
 Both send the same request (prompt, controls, sampling, the line's own seed) into the same
 generation loop, so a line's text is the same whichever wrote it. A writer handles one line at a
-time: a line's candidates then share decode steps only with each other, which keeps the text
-independent of what else runs, even for int8 models whose activation quantization spans the batch.
+time: a line's candidates then share decode steps (and emotion-model runs) only with each other,
+which keeps the text independent of what else runs, even for int8 models whose activation
+quantization spans the batch. A server shares its batches with every caller, so through servers
+the file is byte-identical only while each server writes one line at a time for this job alone.
 """
 
 from __future__ import annotations
