@@ -94,7 +94,7 @@ class GenerationSettings(_Section):
     zero inside a present message switches that control off (the proto's convention).
     """
 
-    max_batch_size: int = Field(8, ge=1, description="sequences decoded together, emotion candidates included")
+    max_batch_size: int = Field(16, ge=1, description="sequences decoded together, emotion candidates included")
     max_waiting: int = Field(64, ge=0, description="requests waiting for a free row; more get RESOURCE_EXHAUSTED")
     default_max_tokens: int = Field(128, ge=1, description="new tokens when sampling.max_tokens is 0")
     default_candidates: int = Field(4, ge=1, description="candidates reranked by emotion when num_candidates is 0")
