@@ -66,8 +66,7 @@ class LoggingSettings(_Section):
 
 class ModelSettings(_Section):
     emotion: Path | None = Field(SAMPLE_MODELS / "emotion", description="emotion bundle folder; empty = none")
-    # No generation bundle ships yet; set one with --story-model or models.story.
-    story: Path | None = Field(None, description="generation bundle folder; empty = none")
+    story: Path | None = Field(SAMPLE_MODELS / "story", description="generation bundle folder; empty = none")
     intra_op_threads: int = Field(2, ge=1, description="onnxruntime threads inside one operator")
     inter_op_threads: int = Field(1, ge=1, description="onnxruntime threads across operators")
 
