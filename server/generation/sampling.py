@@ -55,11 +55,22 @@ def top_p_filter(logits: np.ndarray, p: float) -> None:
     (always at least the most likely one); the rest become -inf."""
     if not 0.0 < p < 1.0:
         return
-    order = np.argsort(-logits, kind="stable")
-    probabilities = softmax(logits[order])
+    probabilities = softmax(logits)
+    # Sorting the whole vocabulary for every row and step dominated sampled decoding; the nucleus
+    # lies among the most likely few dozen tokens, so sort a partition grown until it holds p.
+    size, n = logits.size, min(64, logits.size)
+    while True:
+        top = np.argpartition(-probabilities, n - 1)[:n] if n < size else np.arange(size)
+        order = top[np.lexsort((top, -probabilities[top]))]  # most likely first, lower id on ties
+        mass = probabilities[order]
+        if n == size or mass.sum() >= p:
+            break
+        n = min(size, n * 4)
     # A token stays while the mass before it is still short of p.
-    before = np.cumsum(probabilities) - probabilities
-    logits[order[before >= p]] = -np.inf
+    before = np.cumsum(mass) - mass
+    dropped = np.ones(size, dtype=bool)
+    dropped[order[before < p]] = False
+    logits[dropped] = -np.inf
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
