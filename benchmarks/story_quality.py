@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from export.story_corpus import Segment, read_jsonl
+from export.train_story import StoryTrainConfig, dev_blocks, encode
 from narrative.emotions import EKMAN_AXES
 from server.config import SAMPLE_MODELS
 
@@ -52,46 +54,10 @@ CORPUS_CANDIDATES = (Path("runs/story/corpus"), Path("/work/train/story/corpus")
 OPENINGS = (
     "The", "It was", "She", "He", "When the", "There was", "They", "In the", "After a while", "At last the",
 )  # fmt: skip
-END_OF_TEXT = "<|endoftext|>"
 WORD = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
 
 
 # --- corpus and perplexity ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Segment:
-    style: str
-    emotion: str
-    text: str
-
-
-def read_segments(path: Path) -> list[Segment]:
-    with path.open(encoding="utf-8") as lines:
-        rows = [json.loads(line) for line in lines if line.strip()]
-    return [Segment(r["style"], r.get("emotion", ""), r["text"]) for r in rows]
-
-
-def dev_blocks(tokenizer: Any, segments: Sequence[Segment], context: int, count: int) -> np.ndarray:
-    """(blocks, context) ids exactly as export/train_story.py's dev_blocks builds them: every
-    segment with both controls, packed without padding, an evenly spread subset of `count`."""
-
-    def token(text: str) -> int:
-        found = tokenizer.token_to_id(text)
-        if found is None:
-            raise SystemExit(f"the bundle's tokenizer has no {text!r}: is this the story model of that corpus?")
-        return found
-
-    eot = token(END_OF_TEXT)
-    encoded = tokenizer.encode_batch([s.text for s in segments], add_special_tokens=False)
-    stream: list[int] = []
-    for segment, encoding in zip(segments, encoded, strict=True):
-        stream += [eot, token(f"<|style:{segment.style}|>"), token(f"<|emotion:{segment.emotion}|>"), *encoding.ids]
-    usable = len(stream) // context * context
-    blocks = np.asarray(stream[:usable], np.int64).reshape(-1, context)
-    if len(blocks) <= count:
-        return blocks
-    return blocks[np.linspace(0, len(blocks) - 1, count).astype(int)]
 
 
 def _mean_nll(logits: np.ndarray, ids: np.ndarray) -> tuple[float, int]:
@@ -359,25 +325,19 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 async def _measure(args: argparse.Namespace, corpus: Path) -> dict[str, Any]:
-    from server.config import BatchingSettings, GenerationSettings, LimitSettings, ModelSettings
-    from server.generation.generator import StoryGenerator
+    from server.config import GenerationSettings
+    from server.generation.local import open_local
     from server.generation.types import SamplingConfig
-    from server.models.emotion import BatchedEmotionClassifier, EmotionClassifier
-    from server.models.registry import load_bundle
 
     training_json = args.training_json or corpus.parent / "training.json"
     training = json.loads(training_json.read_text()) if training_json.is_file() else None
-    train, dev = read_segments(corpus / "train.jsonl"), read_segments(corpus / "dev.jsonl")
-    models = ModelSettings(story=args.bundle, emotion=args.emotion_bundle, intra_op_threads=args.threads)
-    story = await asyncio.to_thread(load_bundle, "story", args.bundle, "generation", models)
-    emotion_bundle = await asyncio.to_thread(load_bundle, "emotion", args.emotion_bundle, "emotion", models)
-    limits = LimitSettings()
-    emotion = BatchedEmotionClassifier(EmotionClassifier(emotion_bundle, limits.max_text_tokens), BatchingSettings())
+    train, dev = read_jsonl(corpus / "train.jsonl"), read_jsonl(corpus / "dev.jsonl")
     settings = GenerationSettings(max_batch_size=args.batch_size, max_waiting=1024)
-    generator = StoryGenerator(story, settings, limits, emotion)
+    models = await open_local(args.bundle, args.emotion_bundle, args.threads, settings)
+    generator, story = models.story, models.story.bundle
     report: dict[str, Any] = {
         "bundle": {"path": str(args.bundle), "name": story.manifest.name, "quantization": story.manifest.quantization},
-        "emotion_bundle": emotion_bundle.manifest.name,
+        "emotion_bundle": models.emotion.classifier.name,
         "corpus": str(corpus),
     }
 
@@ -385,10 +345,9 @@ async def _measure(args: argparse.Namespace, corpus: Path) -> dict[str, Any]:
     train_config = (training or {}).get("config", {})
     context = int(train_config.get("context") or min(256, story.manifest.max_context or 256))
     count = args.ppl_blocks or int(train_config.get("eval_blocks") or 192)
-    tokenizer = story.tokenizer
-    tokenizer.no_padding()
-    tokenizer.no_truncation()
-    blocks = dev_blocks(tokenizer, dev, context, count)
+    config = StoryTrainConfig(data=corpus, out=corpus.parent, emotion_bundle=args.emotion_bundle, context=context,
+                              eval_blocks=count)  # fmt: skip
+    blocks = dev_blocks(encode(generator.tokenizer, dev), config)
     print(f"perplexity: {len(blocks)} dev blocks of {context} tokens ...", flush=True)
     ppl: dict[str, Any] = {"blocks": len(blocks), "context": context}
     ppl["ort_bundle"] = await asyncio.to_thread(ort_perplexity, story.session, blocks)
@@ -437,8 +396,7 @@ async def _measure(args: argparse.Namespace, corpus: Path) -> dict[str, Any]:
         for mode in ("control", "rerank", "baseline"):
             by_mode[mode] = await runner.run(emotion_requests(targets, per_emotion, args.seed, mode), f"emotion {mode}")
     finally:
-        await generator.close()
-        await emotion.batcher.close()
+        await models.close()
     seconds = time.perf_counter() - started
     report["generation"] = {
         "sampling": {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,

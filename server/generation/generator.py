@@ -96,6 +96,7 @@ class StoryGenerator:
         safety: ContentFilter | None = None,
     ) -> None:
         manifest = bundle.manifest
+        self.bundle = bundle
         self.name = manifest.name
         self.settings = settings
         self.limits = limits
