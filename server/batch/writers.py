@@ -10,6 +10,7 @@ the file is byte-identical only while each server writes one line at a time for 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -30,10 +31,6 @@ class BatchSampling:
 
 
 class LineWriter(Protocol):
-    async def styles(self) -> frozenset[str]: ...
-
-    async def max_context(self) -> int: ...
-
     async def write(self, request: LineRequest, seed: int, sampling: BatchSampling) -> LineRecord: ...
 
     async def close(self) -> None: ...
@@ -50,9 +47,11 @@ def _record(
     )  # fmt: skip
 
 
-def _style(request: LineRequest, known: frozenset[str]) -> str:
-    """A graph's style the model lacks is dropped (the line is still written); rows were checked on input."""
-    return request.prompt.style if request.prompt.style in known else ""
+def _controls(request: LineRequest, styles: Collection[str], emotions: Collection[str]) -> tuple[str, str]:
+    """The prompt's style and emotion where the model has them; a graph's value the model lacks is
+    dropped (the line is still written); spreadsheet rows were checked against the styles on input."""
+    prompt = request.prompt
+    return (prompt.style if prompt.style in styles else "", prompt.emotion if prompt.emotion in emotions else "")
 
 
 class LocalWriter:
@@ -65,17 +64,11 @@ class LocalWriter:
     async def open(cls, story: Path, emotion: Path | None, threads: int = 1) -> LocalWriter:
         return cls(await open_local(story, emotion, threads))
 
-    async def styles(self) -> frozenset[str]:
-        return frozenset(self._models.story.prompt.styles)
-
-    async def max_context(self) -> int:
-        return self._models.story.max_context
-
     async def write(self, request: LineRequest, seed: int, sampling: BatchSampling) -> LineRecord:
         story = self._models.story
+        style, emotion = _controls(request, story.prompt.styles, story.prompt.emotions)
         params = GenerationParams(
-            prompt=request.prompt.text, style=_style(request, await self.styles()),
-            target_emotion=request.prompt.emotion if request.prompt.emotion in story.prompt.emotions else "",
+            prompt=request.prompt.text, style=style, target_emotion=emotion,
             sampling=sampling.config, max_new_tokens=sampling.max_tokens, stop=request.prompt.stop, seed=seed,
             num_candidates=sampling.candidates if self._models.emotion is not None else 0,
         )  # fmt: skip
@@ -116,12 +109,11 @@ class GrpcWriter:
 
     async def write(self, request: LineRequest, seed: int, sampling: BatchSampling) -> LineRecord:
         model = await self._describe()
-        styles, emotions = frozenset(model.styles), frozenset(model.emotions)
+        style, emotion = _controls(request, model.styles, model.emotions)
         config = sampling.config
-        style = _style(request, styles)
         generate = story_pb2.GenerateRequest(
             prompt=request.prompt.text, style=style,
-            target_emotion=request.prompt.emotion if request.prompt.emotion in emotions else "",
+            target_emotion=emotion,
             sampling=common_pb2.SamplingParams(
                 temperature=config.temperature, top_k=config.top_k, top_p=config.top_p,
                 repetition_penalty=config.repetition_penalty, no_repeat_ngram_size=config.no_repeat_ngram_size,
