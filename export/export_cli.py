@@ -13,6 +13,8 @@ from typing import Any
 
 EPILOG = """\
 steps: load the torch model -> export ONNX with optimum (decoders with a KV cache) ->
+for decoders on cpu, graph rewrites (each layer's attention fused into one
+MultiHeadAttention, Linear layers without their reshapes; --no-rewrite skips them) ->
 dynamic int8 quantization, per channel, with the optimum preset for this CPU (avx2,
 avx512, avx512_vnni or arm64) -> parity against torch -> bundle folder with manifest.json.
 
@@ -47,6 +49,9 @@ def register(commands: Any) -> None:
     parser.add_argument("--atol", type=float, help="max |logit diff| of fp32 vs torch (default 1e-4; fp16 5e-2)")
     parser.add_argument("--min-top1", type=float, help="min top-1 agreement of fp32 vs torch (default 0.99)")
     parser.add_argument("--threads", type=int, default=2, help="onnxruntime threads for the parity runs")
+    parser.add_argument(
+        "--no-rewrite", dest="rewrite", action="store_false", help="keep the decoder graph exactly as optimum exports it"
+    )
     parser.set_defaults(func=run)
 
 
@@ -77,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             eval_limit=args.eval_limit,
             tolerance=tolerance,
             threads=args.threads,
+            rewrite=args.rewrite,
         )
         result = run_export(request)
     except ExportError as exc:

@@ -30,6 +30,7 @@ class Manifest:
     quantization: str  # "int8", "fp16" or "none"
     max_context: int
     quantization_settings: dict[str, Any] | None = None
+    graph_rewrites: dict[str, Any] | None = None  # export.decoder_rewrites.RewriteReport; None: graph as exported
     labels: list[str] = field(default_factory=list)
     thresholds: dict[str, float] = field(default_factory=dict)  # label -> probability; absent: 0.5
     multi_label: bool = False

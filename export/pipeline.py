@@ -1,4 +1,4 @@
-"""The export command's steps in order: load -> export -> quantize -> stage -> parity -> bundle.
+"""The export command's steps in order: load -> export -> rewrite (decoders) -> quantize -> stage -> parity -> bundle.
 
 Each step is its own module; this one only sequences them, shows progress, and makes sure a
 failure anywhere leaves no bundle behind.
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from tqdm import tqdm
 
 from export import bundle, model_info
+from export.decoder_rewrites import RewriteReport, rewrite_decoder
 from export.errors import ExportError
 from export.labelled import LabelledTexts, read_labelled
 from export.manifest import Manifest
@@ -51,6 +52,7 @@ class ExportRequest:
     tolerance: Tolerance | None = None  # default: parity.default_tolerance(device)
     threads: int = 2
     preset: Preset | None = None  # default: detected from this CPU
+    rewrite: bool = True  # decoders on CPU: export.decoder_rewrites before quantizing
     progress: bool = True
 
     def check(self) -> None:
@@ -92,7 +94,8 @@ def run_export(request: ExportRequest) -> ExportResult:
     bundle.check_out_dir(request.out)
     int8 = request.quantize == "int8"
     reference = "ort-fp16" if request.device == "cuda" else "ort-fp32"
-    steps = _Steps(total=6 if int8 else 5, enabled=request.progress)
+    rewrite = request.rewrite and request.task == "generation" and request.device == "cpu"
+    steps = _Steps(total=5 + int8 + rewrite, enabled=request.progress)
     try:
         with tempfile.TemporaryDirectory(prefix="storyteller-export-") as work:
             with steps.step("load torch model"):
@@ -103,6 +106,13 @@ def run_export(request: ExportRequest) -> ExportResult:
                 exported = export_onnx(
                     request.model_dir, request.task, Path(work) / "full", request.opset, request.device
                 )
+            rewrites: RewriteReport | None = None
+            if rewrite:
+                with steps.step("rewrite decoder graph"):
+                    config = model.config
+                    exported, rewrites = rewrite_decoder(
+                        exported, Path(work) / "rewritten", config.num_attention_heads, config.hidden_size
+                    )
             candidates: dict[str, OnnxModel] = {reference: exported}
             settings: QuantizationSettings | None = None
             if int8:
@@ -118,7 +128,7 @@ def run_export(request: ExportRequest) -> ExportResult:
                     report = _parity(request, model, tokenizer, candidates, staging / bundle.TOKENIZER, labelled)
                     check_reference(report, request.tolerance or default_tolerance(request.device))
                 with steps.step("write manifest"):
-                    draft = _manifest(request, model, tokenizer, served, settings, report)
+                    draft = _manifest(request, model, tokenizer, served, settings, report, rewrites)
                     manifest = bundle.finish(staging, draft, request.out)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -160,6 +170,7 @@ def _manifest(
     served: OnnxModel,
     settings: QuantizationSettings | None,
     report: ParityReport,
+    rewrites: RewriteReport | None,
 ) -> Manifest:
     config = model.config
     emotion = request.task == "emotion"
@@ -173,6 +184,7 @@ def _manifest(
         opset=served.opset,
         quantization=request.quantize if request.device == "cpu" else "fp16",
         quantization_settings=settings.as_manifest() if settings else None,
+        graph_rewrites=rewrites.as_manifest() if rewrites else None,
         max_context=model_info.max_context(config, tokenizer),
         labels=labels,
         thresholds=model_info.thresholds(request.model_dir, labels) if emotion else {},

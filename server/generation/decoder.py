@@ -71,10 +71,11 @@ class KVDecoder:
     def prefill(self, prompt_ids: Sequence[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(logits of the next token (vocab,), the prompt's cache, one row of len(prompt_ids) positions)."""
         length = len(prompt_ids)
-        empty = self.new_cache()
+        # One row with no positions yet: a fused attention node wants the cache's batch to match.
+        empty = {name: np.zeros((1, self.heads, 0, self.head_dim), self.dtype) for name in self.past_names}
         logits, present = self._run(
             np.asarray([prompt_ids], np.int64),
-            empty.tensors,
+            empty,
             np.ones((1, length), np.int64),
             np.arange(length, dtype=np.int64)[None, :],
         )

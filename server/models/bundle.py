@@ -45,6 +45,9 @@ class BundleManifest(BaseModel):
     outputs: list[str] = Field(description="the ONNX graph's output names")
     opset: int | None = None
     quantization_settings: dict[str, Any] | None = None
+    graph_rewrites: dict[str, Any] | None = Field(
+        None, description="what export rewrote in a decoder graph (fused attention, flattened linears); None: as exported"
+    )
     files: dict[str, str] = Field(description="path relative to the bundle -> sha256 of every file but the manifest")
     tools: dict[str, str] = Field(default_factory=dict, description="package -> version that built the bundle")
     parity: dict[str, Any] = Field(default_factory=dict, description="ONNX vs torch figures measured at export")
