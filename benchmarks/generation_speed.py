@@ -6,7 +6,8 @@ Batch 1, one prompt, 128 new tokens, greedy, medians of RUNS runs after a warm-u
   an fp32 bundle when --fp32-bundle is given;
 - transformers `generate` in torch, fp32, on the Hugging Face folder the bundle was exported from;
 - optimum `ORTModelForCausalLM.generate` on the same ONNX files (the bundle folders load as they
-  are: they hold config.json and the tokenizer beside the model).
+  are: they hold config.json and the tokenizer beside the model), and with --plain-bundle on the
+  graph exactly as optimum exports it (`storyteller export --no-rewrite`): what optimum alone serves.
 
 Every engine decodes exactly 128 tokens: transformers and optimum with min_new_tokens, the server
 loop on the bundle with its EOS left out of the manifest (a stop condition, nothing else). Tokens/s
@@ -22,7 +23,7 @@ largest stream count so every stream shares the decode step.
 Torch and onnxruntime get THREADS threads. Printed side by side with the goals, never pass/fail.
 
     python -m benchmarks.generation_speed --bundle samples/models/story --hf runs/story/best \
-        [--fp32-bundle DIR] [--threads 2] [--json OUT]
+        [--fp32-bundle DIR] [--plain-bundle DIR] [--threads 2] [--json OUT]
 """
 
 from __future__ import annotations
@@ -79,8 +80,11 @@ def _row(engine: str, figures: tuple[float, float, int], note: str = "") -> Row:
 # --- the server loop, in-process ------------------------------------------------------------------
 
 
-def _precision(quantization: str) -> str:
-    return "fp32" if quantization == "none" else quantization
+def _precision(manifest: dict[str, Any]) -> str:
+    """"int8", "fp32 as exported": the precision and whether export.decoder_rewrites rewrote the graph."""
+    quantization = manifest.get("quantization", "?")
+    graph = "" if manifest.get("graph_rewrites") else " as exported"
+    return ("fp32" if quantization == "none" else quantization) + graph
 
 
 def _without_eos(bundle: Any) -> Any:
@@ -121,7 +125,7 @@ def server_loop(bundle_dir: Path, threads: int, runs: int) -> tuple[Row, list[in
         )
 
     figures = asyncio.run(measure())
-    name = f"server loop, ORT {_precision(loaded.manifest.quantization)}"
+    name = f"server loop, ORT {_precision(loaded.manifest.model_dump())}"
     return _row(name, figures), prompt_ids
 
 
@@ -188,7 +192,7 @@ def optimum_row(bundle_dir: Path, prompt_ids: list[int], threads: int, runs: int
         bundle_dir, file_name=manifest["model_file"], use_cache=True, use_io_binding=False,
         session_options=options, provider="CPUExecutionProvider", local_files_only=True,
     )  # fmt: skip
-    name = f"optimum ORTModelForCausalLM, {_precision(manifest.get('quantization', '?'))}"
+    name = f"optimum ORTModelForCausalLM, {_precision(manifest)}"
     return _row(name, hf_generate(model, prompt_ids, runs))
 
 
@@ -274,6 +278,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         f"(default: the first of {', '.join(map(str, HF_CANDIDATES))} that exists)",
     )  # fmt: skip
     parser.add_argument("--fp32-bundle", type=Path, help="the same model exported with --quantize none (optional)")
+    parser.add_argument(
+        "--plain-bundle", type=Path, help="the same model exported with --no-rewrite: optimum's own graph (optional)"
+    )
     parser.add_argument("--threads", type=int, default=int(os.environ.get("EXPORT_BENCH_THREADS", "2")))
     parser.add_argument("--runs", type=int, default=5, help="timed runs per engine at batch 1 (median)")
     parser.add_argument("--streams", default="1,4,16", help="concurrent stream counts, comma-separated")
@@ -295,11 +302,14 @@ def print_report(report: dict[str, Any]) -> None:
         print(f"{row['engine']:<44}{row['tokens_per_s']:>10.0f}{row['ttft_ms']:>16.1f}{row['tokens']:>8}"
               + (f"  {row['note']}" if row["note"] else ""))  # fmt: skip
     by = {row["engine"]: row["tokens_per_s"] for row in rows}
-    loop = next((v for k, v in by.items() if k.startswith("server loop") and "int8" in k), None)
+    served = _precision(report["manifest"])
+    loop = by.get(f"server loop, ORT {served}")
     torch_speed = next((v for k, v in by.items() if k.startswith("transformers")), None)
-    optimum = next((v for k, v in by.items() if k.startswith("optimum") and "int8" in k), None)
-    print(f"server loop int8 vs torch fp32:   {_ratio(loop, torch_speed):>7}  (goal >= {GOALS['torch']:.1f}x)")
-    print(f"server loop int8 vs optimum int8: {_ratio(loop, optimum):>7}  (goal >= {GOALS['optimum']:.1f}x)")
+    print(f"server loop {served} vs torch fp32: {_ratio(loop, torch_speed):>7}  (goal >= {GOALS['torch']:.1f}x)")
+    for name, speed in by.items():
+        if name.startswith("optimum") and "int8" in name:
+            label = f"server loop {served} vs {name.removeprefix('optimum ORTModelForCausalLM, ')} optimum:"
+            print(f"{label:<46}{_ratio(loop, speed):>7}  (goal >= {GOALS['optimum']:.1f}x)")
 
     streams = report.get("streams")
     if streams:
@@ -339,13 +349,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("batch 1 ...", flush=True)
     loop_row, prompt_ids = server_loop(args.bundle, args.threads, args.runs)
     rows = [loop_row]
-    if args.fp32_bundle:
-        rows.append(server_loop(args.fp32_bundle, args.threads, args.runs)[0])
+    for extra in (args.fp32_bundle, args.plain_bundle):
+        if extra is not None:
+            rows.append(server_loop(extra, args.threads, args.runs)[0])
     if hf is not None and (hf / "config.json").is_file():
         rows.append(torch_row(hf, prompt_ids, args.threads, args.runs))
     else:
         print("no Hugging Face folder (--hf): the torch row is left out")
-    for bundle in (args.bundle, args.fp32_bundle):
+    for bundle in (args.bundle, args.fp32_bundle, args.plain_bundle):
         if bundle is None:
             continue
         try:
@@ -357,7 +368,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     manifest = json.loads((args.bundle / "manifest.json").read_text())
     report = {
         "model": manifest.get("name"), "bundle": str(args.bundle), "hf": str(hf) if hf else None,
-        "fp32_bundle": str(args.fp32_bundle) if args.fp32_bundle else None, "threads": args.threads,
+        "fp32_bundle": str(args.fp32_bundle) if args.fp32_bundle else None,
+        "plain_bundle": str(args.plain_bundle) if args.plain_bundle else None, "threads": args.threads,
+        "manifest": {key: manifest.get(key) for key in ("quantization", "graph_rewrites")},
         "runs": args.runs, "new_tokens": NEW_TOKENS, "prompt": PROMPT, "prompt_tokens": len(prompt_ids),
         "batch1": [dataclasses.asdict(r) for r in rows], "streams": streams, "goals": GOALS,
     }  # fmt: skip
