@@ -21,7 +21,7 @@ from server.config import GenerationSettings, LimitSettings
 from server.errors import DeadlineExceeded, InvalidArgument, Unavailable
 from server.generation.decoder import KVDecoder
 from server.generation.prompt import PromptEncoder
-from server.generation.safety import ContentFilter, Rating, complete_words
+from server.generation.safety import ContentFilter, Rating, WordScreen, complete_words
 from server.generation.scheduler import GenerationScheduler, Job
 from server.generation.types import Delta, Event, Failed, Finished, FinishReason, GenerationParams, SequenceSpec
 from server.models.emotion import BatchedEmotionClassifier, EmotionReading
@@ -220,9 +220,11 @@ class StoryGenerator:
             blocked = 1000 if safety.text_needs(text) > allowed else 0
             return blocked + (judge(text, reading) if judge is not None else 0)
 
-        sent, held, first_sent, filtered = "", "", None, False
+        screen = WordScreen(safety)  # what was sent, screened word by word
+        held, first_sent, filtered = "", None, False
         result: GenerationResult | None = None
         for attempt in range(self.settings.max_resamples + 1):
+            sent = screen.text
             used = len(self.tokenizer.encode(sent, add_special_tokens=False).ids) if sent else 0
             if used >= params.max_new_tokens:
                 break
@@ -238,13 +240,14 @@ class StoryGenerator:
                     held += item
                     cut = 0 if whole_texts else complete_words(held)
                     if cut:
-                        if safety.words_need(sent + held[:cut]) > allowed:
+                        if screen.needs(held[:cut]) > allowed:
                             rejected = True
                             break
                         first_sent = first_sent or time.perf_counter()
                         yield held[:cut]
-                        sent, held = sent + held[:cut], held[cut:]
-            if not rejected and safety.text_needs(sent + held) <= allowed:
+                        screen.append(held[:cut])
+                        held = held[cut:]
+            if not rejected and safety.text_needs(screen.text + held) <= allowed:
                 break
             filtered = True
             held = ""
@@ -255,7 +258,7 @@ class StoryGenerator:
         if held:
             first_sent = first_sent or time.perf_counter()
             yield held
-        text = sent + held
+        text = screen.text + held
         if result is not None and not filtered:  # passed at once: the generation's own figures stand
             yield result
             return

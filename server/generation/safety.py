@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 import importlib
 import re
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,12 +52,19 @@ _WORD_END = re.compile(r"[^\w'-]")
 class ContentFilter:
     terms: dict[str, Rating] = field(default_factory=dict)  # lower-case term -> rating that allows it
     classifier: Callable[[str], str] | None = None
+    # One alternation per rating, strictest first: a check is a few regex scans, not one per term.
     _patterns: list[tuple[re.Pattern[str], Rating]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
-        for term, rating in sorted(self.terms.items()):
-            words = r"\s+".join(re.escape(w) for w in term.split())
-            self._patterns.append((re.compile(rf"(?<![\w'-]){words}(?![\w'-])", re.IGNORECASE), rating))
+        for rating in sorted(set(self.terms.values()), reverse=True):
+            terms = sorted((t for t, r in self.terms.items() if r == rating), key=len, reverse=True)
+            words = "|".join(r"\s+".join(re.escape(w) for w in term.split()) for term in terms)
+            self._patterns.append((re.compile(rf"(?<![\w'-])(?:{words})(?![\w'-])", re.IGNORECASE), rating))
+
+    @property
+    def term_words(self) -> int:
+        """Words in the longest term: how far back a match ending in new text can start."""
+        return max((len(term.split()) for term in self.terms), default=1)
 
     def restricts(self, allowed: Rating) -> bool:
         """Whether any text could be filtered at this rating (else generation runs unfiltered)."""
@@ -64,11 +72,7 @@ class ContentFilter:
 
     def words_need(self, text: str) -> Rating:
         """The rating the blocklist says `text` needs (EVERYONE when nothing matches)."""
-        needed = Rating.EVERYONE
-        for pattern, rating in self._patterns:
-            if rating > needed and pattern.search(text):
-                needed = rating
-        return needed
+        return next((rating for pattern, rating in self._patterns if pattern.search(text)), Rating.EVERYONE)
 
     def text_needs(self, text: str) -> Rating:
         """Blocklist and classifier hook together, for whole texts."""
@@ -76,6 +80,38 @@ class ContentFilter:
         if self.classifier is not None:
             needed = max(needed, Rating.parse(self.classifier(text)))
         return needed
+
+
+class WordScreen:
+    """The blocklist over a stream's text as it grows, without rescanning what already passed.
+
+    A term that ends in new text starts at the latest in one of the last `term_words`
+    whitespace-separated chunks of the text before it, so only those chunks and the new text are
+    searched: the cost per word stays flat however long the text gets. Each window starts where
+    the text has whitespace (or begins), so a term's "not inside a word" guard sees what it would
+    see in the whole text.
+    """
+
+    def __init__(self, content: ContentFilter) -> None:
+        self.content = content
+        self.text = ""
+        self._chunk_starts: deque[int] = deque(maxlen=content.term_words)
+
+    def needs(self, new: str) -> Rating:
+        """The rating the text would need with `new` appended (nothing is appended)."""
+        start = self._chunk_starts[0] if len(self._chunk_starts) == self._chunk_starts.maxlen else 0
+        return self.content.words_need(self.text[start:] + new)
+
+    def append(self, new: str) -> None:
+        offset = len(self.text)
+        joined = offset > 0 and not self.text[-1].isspace()  # new text continues the last chunk
+        for chunk in _CHUNK.finditer(new):
+            if not (joined and chunk.start() == 0):
+                self._chunk_starts.append(offset + chunk.start())
+        self.text += new
+
+
+_CHUNK = re.compile(r"\S+")
 
 
 # A run of word characters this long is released even without a boundary: no term is this long,

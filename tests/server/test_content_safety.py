@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from server.cli import main
 from server.generation.generator import GenerationResult, StoryGenerator
@@ -13,6 +15,7 @@ from server.generation.safety import (
     ContentFilter,
     Rating,
     SafetyConfigError,
+    WordScreen,
     complete_words,
     load_blocklist,
     open_filter,
@@ -44,6 +47,34 @@ def test_terms_match_whole_words_and_phrases_regardless_of_case():
     assert content.words_need("bloody\n hell, said he") == Rating.MATURE
     assert content.restricts(Rating.EVERYONE) and content.restricts(Rating.TEEN) and not content.restricts(Rating.MATURE)
     assert ContentFilter({}, classifier=lambda text: "everyone").restricts(Rating.MATURE)  # a hook always judges
+
+
+SCREEN_FILTER = ContentFilter({"hell": Rating.TEEN, "bloody hell": Rating.MATURE, "son of a gun": Rating.NEVER})
+PIECES = st.lists(
+    st.sampled_from(["hell", "Hell", "bloody", "son", "of", "a", "gun", " ", "  ", "\n", ",", "-", "o", "shell", "'s", "x"]),
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(PIECES)
+def test_word_screen_judges_like_the_whole_text(pieces):
+    """Only the last chunks are searched, yet every verdict is the whole text's verdict."""
+    screen = WordScreen(SCREEN_FILTER)
+    for piece in pieces:
+        assert screen.needs(piece) == SCREEN_FILTER.words_need(screen.text + piece)
+        screen.append(piece)
+    assert screen.text == "".join(pieces)
+
+
+def test_word_screen_searches_only_the_last_chunks(monkeypatch):
+    searched: list[str] = []
+    words_need = ContentFilter.words_need
+    monkeypatch.setattr(ContentFilter, "words_need", lambda self, text: searched.append(text) or words_need(self, text))
+    screen = WordScreen(SCREEN_FILTER)
+    screen.append("calm words " * 200 + "and the son of a ")
+    assert screen.needs("gun!") == Rating.NEVER
+    assert searched == ["the son of a gun!"]  # the last 4 chunks (the longest term's words), then the new text
 
 
 def test_only_complete_words_are_released():
