@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import secrets
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -20,12 +21,24 @@ from typing import Protocol
 from server.config import GenerationSettings, LimitSettings
 from server.errors import DeadlineExceeded, InvalidArgument, Unavailable
 from server.generation.decoder import KVDecoder
+from server.generation.mailbox import Mailbox
 from server.generation.prompt import PromptEncoder
 from server.generation.safety import ContentFilter, Rating, WordScreen, complete_words
 from server.generation.scheduler import GenerationScheduler, Job
 from server.generation.types import Delta, Event, Failed, Finished, FinishReason, GenerationParams, SequenceSpec
 from server.models.emotion import BatchedEmotionClassifier, EmotionReading
 from server.models.registry import LoadedBundle
+
+
+def _ending_error(event: Event) -> Exception | None:
+    """The error a call ends with when this event arrives (None for every other event)."""
+    if isinstance(event, Failed):
+        return event.error
+    if isinstance(event, Finished) and event.reason is FinishReason.DEADLINE:
+        return DeadlineExceeded("the deadline passed during generation")
+    if isinstance(event, Finished) and event.reason is FinishReason.CANCELLED:
+        return Unavailable("generation was cancelled: the server is shutting down")
+    return None
 
 
 class GenerationObserver(Protocol):
@@ -119,6 +132,7 @@ class StoryGenerator:
             max_waiting=settings.max_waiting,
             on_tokens=observer.observe_tokens if observer is not None else None,
         )
+        self._mailboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Mailbox] = weakref.WeakKeyDictionary()
 
     @property
     def max_candidates(self) -> int:
@@ -157,25 +171,35 @@ class StoryGenerator:
         )
         return Plan(spec, candidates)
 
-    async def _events(self, plan: Plan) -> AsyncIterator[Event]:
-        """The job's events in this event loop; the job is cancelled when the iteration stops early."""
+    def _mailbox(self) -> Mailbox:
         loop = asyncio.get_running_loop()
+        mailbox = self._mailboxes.get(loop)
+        if mailbox is None:
+            mailbox = self._mailboxes[loop] = Mailbox(loop)
+        return mailbox
+
+    async def _event_batches(self, plan: Plan) -> AsyncIterator[list[Event]]:
+        """The job's events in this event loop, in the batches they arrived in; the job is
+        cancelled when the iteration stops early."""
         queue: asyncio.Queue[Event] = asyncio.Queue()
-        job = Job(plan.spec, lambda event: loop.call_soon_threadsafe(queue.put_nowait, event))
+        mailbox = self._mailbox()
+        job = Job(plan.spec, lambda event: mailbox.post(queue, event))
         self.scheduler.submit(job)
         remaining = plan.spec.rows
         try:
             while remaining:
-                event = await queue.get()
-                if isinstance(event, Failed):
-                    raise event.error
-                if isinstance(event, Finished):
-                    remaining -= 1
-                    if event.reason is FinishReason.DEADLINE:
-                        raise DeadlineExceeded("the deadline passed during generation")
-                    if event.reason is FinishReason.CANCELLED:
-                        raise Unavailable("generation was cancelled: the server is shutting down")
-                yield event
+                batch = [await queue.get()]
+                while not queue.empty():
+                    batch.append(queue.get_nowait())
+                for position, event in enumerate(batch):
+                    if isinstance(event, Finished):
+                        remaining -= 1
+                    error = _ending_error(event)
+                    if error is not None:
+                        if position:
+                            yield batch[:position]
+                        raise error
+                yield batch
         finally:
             job.cancel()
 
@@ -283,20 +307,23 @@ class StoryGenerator:
         plan = self.plan(params, deadline)
         rows = [CandidateText() for _ in range(plan.candidates)]
         # aclosing: when our caller stops early, the job is cancelled now, not at garbage collection.
-        async with contextlib.aclosing(self._events(plan)) as events:
-            async for event in events:
-                row = rows[event.row]
-                if isinstance(event, Delta):
-                    if event.token_id is not None:
-                        row.token_ids.append(event.token_id)
-                        if row.first_token_at is None:
-                            row.first_token_at = event.at
-                    if event.text:
-                        row.deltas.append(event.text)
-                        if plan.candidates == 1:
-                            yield event.text
-                elif isinstance(event, Finished):
-                    row.finish_reason, row.completion_tokens = event.reason, event.completion_tokens
+        async with contextlib.aclosing(self._event_batches(plan)) as batches:
+            async for batch in batches:
+                pieces = []  # what arrived together leaves together: one piece, not one per token
+                for event in batch:
+                    row = rows[event.row]
+                    if isinstance(event, Delta):
+                        if event.token_id is not None:
+                            row.token_ids.append(event.token_id)
+                            if row.first_token_at is None:
+                                row.first_token_at = event.at
+                        if event.text:
+                            row.deltas.append(event.text)
+                            pieces.append(event.text)
+                    elif isinstance(event, Finished):
+                        row.finish_reason, row.completion_tokens = event.reason, event.completion_tokens
+                if pieces and plan.candidates == 1:
+                    yield "".join(pieces)
         chosen, reading = await self._choose(rows, params.target_emotion, judge)
         if plan.candidates > 1:
             for text in chosen.deltas:
