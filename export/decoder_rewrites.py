@@ -18,7 +18,9 @@ Attention for GPT-2 exported by transformers 4.57), so the pipeline rewrites it:
 
 A layer that does not match is left as exported; the parity step afterwards compares the
 rewritten fp32 graph with torch, so a rewrite that changed the maths fails the export. Measured on
-the story model (`benchmarks/export_bench`): 456 -> 108 nodes a step.
+the shipped story model (int8, 2 threads, 100 cached positions): 962 -> 142 graph nodes, 456 -> 61
+nodes run per step after onnxruntime's own fusions; a decode step 1.0 -> 0.6 ms at batch 1 and
+4.8 -> 2.1 ms at batch 16 (`python -m benchmarks.generation_speed --plain-bundle` compares whole runs).
 """
 
 from __future__ import annotations
