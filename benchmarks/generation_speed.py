@@ -199,7 +199,10 @@ def optimum_row(bundle_dir: Path, prompt_ids: list[int], threads: int, runs: int
 # --- a real server, concurrent streams ------------------------------------------------------------
 
 
-async def _stream_client(stub: Any, until: float, index: int, greedy: bool, records: list[tuple[float, int]]) -> None:
+async def _stream_client(
+    stub: Any, until: float, index: int, greedy: bool, records: list[tuple[float, int, int]]
+) -> None:
+    """Calls back to back until `until`; records (time to first chunk, completion tokens, chunks) per call."""
     from storyteller.v1 import common_pb2, story_pb2
 
     count = 0
@@ -209,13 +212,15 @@ async def _stream_client(stub: Any, until: float, index: int, greedy: bool, reco
             sampling.temperature, sampling.top_k, sampling.top_p = 0.9, 50, 0.95
         prompt = STREAM_PROMPTS[(index + count) % len(STREAM_PROMPTS)]
         started = time.perf_counter()
-        first, tokens = None, 0
+        first, tokens, chunks = None, 0, 0
         async for chunk in stub.GenerateStream(story_pb2.GenerateRequest(prompt=prompt, sampling=sampling)):
             if first is None:
                 first = time.perf_counter() - started
             if chunk.done:
                 tokens = chunk.summary.completion_tokens
-        records.append((first or 0.0, tokens))
+            else:
+                chunks += 1
+        records.append((first or 0.0, tokens, chunks))
         count += 1
 
 
@@ -246,16 +251,17 @@ async def _streams(bundle_dir: Path, threads: int, levels: Sequence[int], second
             await _stream_client(stub, time.perf_counter() + 0.5, 0, True, [])  # warm-up
             for greedy in (True, False):
                 for streams in levels:
-                    records: list[tuple[float, int]] = []
+                    records: list[tuple[float, int, int]] = []
                     started = time.perf_counter()
                     until = started + seconds
                     await asyncio.gather(*(_stream_client(stub, until, i, greedy, records) for i in range(streams)))
                     wall = time.perf_counter() - started
-                    tokens = sum(t for _, t in records)
+                    tokens = sum(r[1] for r in records)
                     results["cells"].append({
                         "streams": streams, "greedy": greedy, "calls": len(records), "tokens": tokens,
-                        "tokens_per_s": tokens / wall, "ttft_p50_ms": statistics.median(f for f, _ in records) * 1000,
+                        "tokens_per_s": tokens / wall, "ttft_p50_ms": statistics.median(r[0] for r in records) * 1000,
                         "mean_tokens_per_call": tokens / len(records),
+                        "tokens_per_chunk": tokens / max(sum(r[2] for r in records), 1),
                     })  # fmt: skip
                     mode = "greedy" if greedy else "sampled"
                     print(f"  {streams:>2} streams, {mode}: {len(records)} calls", flush=True)
@@ -315,8 +321,8 @@ def print_report(report: dict[str, Any]) -> None:
     if streams:
         print(f"\nGenerateStream through a real server (loopback, max_batch_size {streams['max_batch_size']}, "
               f"{streams['seconds_per_cell']:.0f} s per cell, {NEW_TOKENS} max tokens)")  # fmt: skip
-        print(f"{'streams':>8} | {'greedy: tokens/s  vs 1  TTFT p50 ms  tok/call':>46}"
-              f" | {'sampled: tokens/s  vs 1  TTFT p50 ms  tok/call':>47}")  # fmt: skip
+        print(f"{'streams':>8} | {'greedy: tokens/s  vs 1  TTFT p50 ms  tok/call  tok/chunk':>57}"
+              f" | {'sampled: tokens/s  vs 1  TTFT p50 ms  tok/call  tok/chunk':>58}")  # fmt: skip
         cells = {(c["streams"], c["greedy"]): c for c in streams["cells"]}
         levels = sorted({c["streams"] for c in streams["cells"]})
         for n in levels:
@@ -324,8 +330,9 @@ def print_report(report: dict[str, Any]) -> None:
             for greedy in (True, False):
                 cell, one = cells[(n, greedy)], cells[(levels[0], greedy)]
                 parts.append(f"{cell['tokens_per_s']:>16.0f} {_ratio(cell['tokens_per_s'], one['tokens_per_s']):>6}"
-                             f" {cell['ttft_p50_ms']:>12.1f} {cell['mean_tokens_per_call']:>9.0f}")  # fmt: skip
-            print(f"{n:>8} | {parts[0]:>46} | {parts[1]:>47}")
+                             f" {cell['ttft_p50_ms']:>12.1f} {cell['mean_tokens_per_call']:>9.0f}"
+                             f" {cell.get('tokens_per_chunk', 0):>10.1f}")  # fmt: skip
+            print(f"{n:>8} | {parts[0]:>57} | {parts[1]:>58}")
         print(f"goal: aggregate tokens/s at {levels[-1]} streams >= {GOALS['streams']:.0f}x one stream"
               " (sampled rows pay numpy top-k/top-p per row and step; calls may end early at EOS)")
 

@@ -102,6 +102,12 @@ class GenerationSettings(_Section):
     default_top_p: float = Field(0.95, ge=0, le=1)
     default_repetition_penalty: float = Field(1.1, ge=0)
     max_resamples: int = Field(3, ge=0, description="content-filtered continuations resampled before giving up")
+    stream_interval_ms: float = Field(
+        20,
+        ge=0,
+        description="with two or more rows decoding, tokens reach each stream at most this often, several to a "
+        "chunk (fewer gRPC messages under load); a row decoding alone streams every token; 0: always every token",
+    )
 
 
 class LimitSettings(_Section):

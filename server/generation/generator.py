@@ -175,15 +175,27 @@ class StoryGenerator:
         loop = asyncio.get_running_loop()
         mailbox = self._mailboxes.get(loop)
         if mailbox is None:
-            mailbox = self._mailboxes[loop] = Mailbox(loop)
+            mailbox = self._mailboxes[loop] = Mailbox(loop, self._delivery_interval)
         return mailbox
+
+    def _delivery_interval(self) -> float:
+        """Seconds between deliveries of tokens to streams: none while one row decodes alone."""
+        return self.settings.stream_interval_ms / 1000 if self.scheduler.active > 1 else 0.0
 
     async def _event_batches(self, plan: Plan) -> AsyncIterator[list[Event]]:
         """The job's events in this event loop, in the batches they arrived in; the job is
         cancelled when the iteration stops early."""
         queue: asyncio.Queue[Event] = asyncio.Queue()
         mailbox = self._mailbox()
-        job = Job(plan.spec, lambda event: mailbox.post(queue, event))
+        first_text = [True]
+
+        def emit(event: Event) -> None:
+            urgent = not isinstance(event, Delta) or (first_text[0] and bool(event.text))
+            if isinstance(event, Delta) and event.text:
+                first_text[0] = False
+            mailbox.post(queue, event, urgent)
+
+        job = Job(plan.spec, emit)
         self.scheduler.submit(job)
         remaining = plan.spec.rows
         try:

@@ -156,6 +156,30 @@ async def test_batched_rows_decode_exactly_as_alone(story):
     assert generator.scheduler.active == 0
 
 
+async def _pieces(generator: StoryGenerator, params: GenerationParams) -> tuple[list[str], GenerationResult]:
+    pieces: list[str] = []
+    async for item in generator.stream(params):
+        if isinstance(item, GenerationResult):
+            return pieces, item
+        pieces.append(item)
+    raise AssertionError("no result")
+
+
+async def test_a_row_alone_streams_every_piece_and_rows_together_get_grouped_chunks(story):
+    plain, grouping = story(stream_interval_ms=0), story(max_batch_size=4, stream_interval_ms=60)
+    for generator in (plain, grouping):
+        slow_down(generator, 0.004)  # about 4 ms a step: a 60 ms interval spans many steps
+    params = [GenerationParams(p, sampling=GREEDY, max_new_tokens=40, seed=1) for p in PROMPTS[:3]]
+    alone = [await _pieces(plain, p) for p in params]
+    # One row decoding: the interval does not apply, each piece leaves as soon as it is decoded.
+    assert (await _pieces(grouping, params[0]))[0] == alone[0][0]
+    together = await asyncio.gather(*(_pieces(grouping, p) for p in params))
+    for (pieces, batched), (_, single) in zip(together, alone, strict=True):
+        assert "".join(pieces) == batched.text == single.text  # nothing lost or reordered by grouping
+    # several pieces to a chunk under load (a call's first text still leaves at once)
+    assert sum(len(pieces) for pieces, _ in together) < 0.6 * sum(len(pieces) for pieces, _ in alone)
+
+
 async def test_a_passed_deadline_drops_the_row_within_a_step(story):
     generator = story()
     slow_down(generator, 0.01)
