@@ -95,14 +95,16 @@ class WordScreen:
     def __init__(self, content: ContentFilter) -> None:
         self.content = content
         self.text = ""
+        self._needed = Rating.EVERYONE  # what the text appended so far needs
         self._chunk_starts: deque[int] = deque(maxlen=content.term_words)
 
     def needs(self, new: str) -> Rating:
         """The rating the text would need with `new` appended (nothing is appended)."""
         start = self._chunk_starts[0] if len(self._chunk_starts) == self._chunk_starts.maxlen else 0
-        return self.content.words_need(self.text[start:] + new)
+        return max(self._needed, self.content.words_need(self.text[start:] + new))
 
     def append(self, new: str) -> None:
+        self._needed = self.needs(new)
         offset = len(self.text)
         joined = offset > 0 and not self.text[-1].isspace()  # new text continues the last chunk
         for chunk in _CHUNK.finditer(new):

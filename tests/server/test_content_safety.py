@@ -50,16 +50,23 @@ def test_terms_match_whole_words_and_phrases_regardless_of_case():
 
 
 SCREEN_FILTER = ContentFilter({"hell": Rating.TEEN, "bloody hell": Rating.MATURE, "son of a gun": Rating.NEVER})
+# The generator appends text cut at word ends (complete_words): each piece ends in a boundary.
 PIECES = st.lists(
-    st.sampled_from(["hell", "Hell", "bloody", "son", "of", "a", "gun", " ", "  ", "\n", ",", "-", "o", "shell", "'s", "x"]),
-    max_size=40,
+    st.builds(
+        lambda words, end: " ".join(words) + end,
+        st.lists(st.sampled_from(["hell", "Hell", "bloody", "son", "of", "a", "gun", "shell", "o's", "x-ray"]),
+                 min_size=1, max_size=3),
+        st.sampled_from([" ", "  ", "\n", ", ", ". "]),
+    ),  # fmt: skip
+    max_size=30,
 )
 
 
 @settings(max_examples=200, deadline=None)
 @given(PIECES)
 def test_word_screen_judges_like_the_whole_text(pieces):
-    """Only the last chunks are searched, yet every verdict is the whole text's verdict."""
+    """Only the last chunks are searched, yet every verdict is the whole text's verdict (earlier
+    matches included: the screen remembers what the text appended so far needs)."""
     screen = WordScreen(SCREEN_FILTER)
     for piece in pieces:
         assert screen.needs(piece) == SCREEN_FILTER.words_need(screen.text + piece)
@@ -72,7 +79,8 @@ def test_word_screen_searches_only_the_last_chunks(monkeypatch):
     words_need = ContentFilter.words_need
     monkeypatch.setattr(ContentFilter, "words_need", lambda self, text: searched.append(text) or words_need(self, text))
     screen = WordScreen(SCREEN_FILTER)
-    screen.append("calm words " * 200 + "and the son of a ")
+    screen.append("calm words " * 200 + "and the son of a ")  # new text is searched once, as it comes
+    searched.clear()
     assert screen.needs("gun!") == Rating.NEVER
     assert searched == ["the son of a gun!"]  # the last 4 chunks (the longest term's words), then the new text
 
