@@ -19,8 +19,18 @@ row decodes bit for bit as it does alone.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class CacheBlock:
+    """One prefill's cache (one row of `length` positions), joining the batch as `copies` rows."""
+
+    tensors: Mapping[str, np.ndarray]
+    length: int
+    copies: int = 1
 
 
 class KVCache:
@@ -43,14 +53,23 @@ class KVCache:
     def width(self) -> int:
         return next(iter(self.tensors.values())).shape[2]
 
-    def add(self, tensors: Mapping[str, np.ndarray], length: int) -> None:
-        """Appends rows whose caches all hold `length` positions (a fresh prefill, maybe repeated)."""
-        added = next(iter(tensors.values())).shape[0]
-        width = max(self.width, length)
+    def add(self, blocks: Sequence[CacheBlock]) -> None:
+        """Appends the blocks' rows. The grown tensors are written once, each block into place:
+        joining is one copy of the batch however many requests join at once."""
+        if not blocks:
+            return
+        width = max(self.width, *(block.length for block in blocks))
+        rows = self.rows + sum(block.copies for block in blocks)
         for name in self.names:
-            old, new = self.tensors[name], tensors[name]
-            self.tensors[name] = np.concatenate([_left_pad(old, width), _left_pad(new, width)], axis=0)
-        self.lengths = np.concatenate([self.lengths, np.full(added, length, np.int64)])
+            grown = self._empty(rows, width)
+            old = self.tensors[name]
+            grown[: self.rows, :, width - old.shape[2] :] = old
+            start = self.rows
+            for block in blocks:  # a block's one row is broadcast to its copies
+                grown[start : start + block.copies, :, width - block.length :] = block.tensors[name]
+                start += block.copies
+            self.tensors[name] = grown
+        self.lengths = np.concatenate([self.lengths, *(np.full(b.copies, b.length, np.int64) for b in blocks)])
 
     def keep(self, rows: Sequence[int]) -> None:
         """Only these rows (by index, in this order) stay; the width shrinks to the longest."""
@@ -58,8 +77,8 @@ class KVCache:
         self.lengths = self.lengths[index]
         width = int(self.lengths.max()) if self.lengths.size else 0
         for name in self.names:
-            kept = self.tensors[name][index]
-            self.tensors[name] = np.ascontiguousarray(kept[:, :, kept.shape[2] - width :, :])
+            tensor = self.tensors[name]
+            self.tensors[name] = np.take(tensor[:, :, tensor.shape[2] - width :, :], index, axis=0)
 
     def step_inputs(self) -> tuple[np.ndarray, np.ndarray]:
         """(attention_mask (rows, width + 1), position_ids (rows, 1)) for feeding one token per row."""
@@ -73,9 +92,3 @@ class KVCache:
         self.tensors = {name: present[name] for name in self.names}
         self.lengths = self.lengths + 1
 
-
-def _left_pad(tensor: np.ndarray, width: int) -> np.ndarray:
-    missing = width - tensor.shape[2]
-    if missing == 0:
-        return tensor
-    return np.pad(tensor, ((0, 0), (0, 0), (missing, 0), (0, 0)))

@@ -8,9 +8,10 @@ onnxruntime session and runs one loop in a dedicated thread:
    batch, and waiting requests are admitted first come first served while rows are free
    (a request with several emotion candidates needs that many rows at once).
 2. An admitted request is prefilled on its own (batch of one, so a prompt is never
-   padded), its first token sampled, and its cache merged into the batch cache
-   (server.generation.kv_cache keeps rows right-aligned with per-row positions, so a row
-   decodes as it would alone). Candidates share that one prefill: its cache is copied.
+   padded) and its first token sampled; the caches of all requests admitted together are
+   merged into the batch cache in one copy (server.generation.kv_cache keeps rows
+   right-aligned with per-row positions, so a row decodes as it would alone). Candidates
+   share that one prefill: its cache is broadcast to their rows.
 3. One step feeds the last token of every row and samples the next one per row, with
    that row's settings and generator (server.generation.sampling).
 4. A row that produced EOS, a stop string, its max tokens, or filled the context leaves
@@ -40,6 +41,7 @@ from tokenizers import Tokenizer
 from server.errors import ResourceExhausted, Unavailable
 from server.generation.decoder import KVDecoder
 from server.generation.detokenize import IncrementalDetokenizer
+from server.generation.kv_cache import CacheBlock
 from server.generation.sampling import Sampler
 from server.generation.stopping import StopMatcher
 from server.generation.types import Delta, Event, Failed, Finished, FinishReason, SequenceSpec
@@ -188,19 +190,7 @@ class GenerationScheduler:
             if admitted is None:
                 break
             self._drop_ended()
-            for job in admitted:
-                try:
-                    self._admit(job)
-                except Exception as exc:  # noqa: BLE001 - one bad prompt must not end the others
-                    log.exception("generation prefill failed; its request ends with an error")
-                    job.cancel()
-                    job.emit(Failed(exc))
-                    for row in self._rows:
-                        if row.job is job and row.finished is None:
-                            row.finished = FinishReason.CANCELLED
-                    self._compact()
-                finally:
-                    self._release(job)
+            self._admit(admitted)
             if not self._rows:
                 continue
             try:
@@ -270,22 +260,50 @@ class GenerationScheduler:
             self._reserved -= job.reserved
             job.reserved = 0
 
-    def _admit(self, job: Job) -> None:
-        if job.cancelled:
-            self._release(job)
-            self._end_unadmitted(job, FinishReason.CANCELLED)
+    def _admit(self, jobs: list[Job]) -> None:
+        """Prefills each job on its own, then joins all their rows to the batch cache in one copy."""
+        prefilled: list[tuple[Job, np.ndarray, dict[str, np.ndarray]]] = []
+        for job in jobs:
+            if job.cancelled:
+                self._release(job)
+                self._end_unadmitted(job, FinishReason.CANCELLED)
+                continue
+            try:
+                logits, cache = self.decoder.prefill(job.spec.prompt_ids)
+            except Exception as exc:  # noqa: BLE001 - one bad prompt must not end the others
+                log.exception("generation prefill failed; its request ends with an error")
+                self._fail(job, exc)
+                continue
+            prefilled.append((job, logits, cache))
+        if not prefilled:
             return
-        spec = job.spec
-        logits, cache = self.decoder.prefill(spec.prompt_ids)
-        self.stats.prefills += 1
+        self.stats.prefills += len(prefilled)
         at = time.perf_counter()
-        rows = [_Row(job, i, self._tokenizer, self.max_context) for i in range(spec.rows)]
+        joining = [[_Row(job, i, self._tokenizer, self.max_context) for i in range(job.spec.rows)] for job, _, _ in prefilled]
         # In the batch before their first token is sent, so `active` never misses a row its caller has heard of.
-        self._cache.add({name: np.repeat(t, len(rows), axis=0) for name, t in cache.items()}, len(spec.prompt_ids))
-        self._release(job, rows)  # counted as active from here on
-        self._count_tokens(len(rows))  # before the events: a caller that has its text sees them counted
-        for row in rows:
-            self._accept(row, row.sampler(logits, row.history), at)
+        self._cache.add(
+            [CacheBlock(cache, len(job.spec.prompt_ids), job.spec.rows) for job, _, cache in prefilled]
+        )
+        for (job, _, _), rows in zip(prefilled, joining, strict=True):
+            self._release(job, rows)  # counted as active from here on
+        self._count_tokens(sum(len(rows) for rows in joining))  # before the events: a caller with its text sees them counted
+        for (job, logits, _), rows in zip(prefilled, joining, strict=True):
+            try:
+                for row in rows:
+                    self._accept(row, row.sampler(logits, row.history), at)
+            except Exception as exc:  # noqa: BLE001 - e.g. a sampler that cannot sample these logits
+                log.exception("generation failed on a first token; its request ends with an error")
+                self._fail(job, exc)
+        self._compact()
+
+    def _fail(self, job: Job, error: BaseException) -> None:
+        """Ends one request with an error; its rows (if any joined) leave before the next step."""
+        job.cancel()
+        self._release(job)
+        job.emit(Failed(error))
+        for row in self._rows:
+            if row.job is job and row.finished is None:
+                row.finished = FinishReason.CANCELLED
         self._compact()
 
     def _step(self) -> None:

@@ -8,7 +8,7 @@ from tokenizers import Tokenizer
 
 from server.errors import InvalidArgument
 from server.generation.detokenize import REPLACEMENT, IncrementalDetokenizer
-from server.generation.kv_cache import KVCache
+from server.generation.kv_cache import CacheBlock, KVCache
 from server.generation.prompt import PromptEncoder
 from server.generation.sampling import Sampler, apply_repetition_penalty, banned_ngram_tokens, top_p_filter
 from server.generation.stopping import StopMatcher
@@ -146,11 +146,16 @@ def test_prompt_is_bos_style_emotion_then_text(tiny_story_bundle, tokenizer):
 
 def test_cache_rows_stay_right_aligned_with_their_own_positions():
     cache = KVCache(["past_key_values.0.key"], heads=1, head_dim=1, dtype=np.float32)
-    cache.add({"past_key_values.0.key": np.ones((1, 1, 3, 1), np.float32)}, 3)
-    cache.add({"past_key_values.0.key": np.full((2, 1, 5, 1), 2, np.float32)}, 5)
+    cache.add([CacheBlock({"past_key_values.0.key": np.ones((1, 1, 3, 1), np.float32)}, 3)])
+    cache.add([CacheBlock({"past_key_values.0.key": np.full((1, 1, 5, 1), 2, np.float32)}, 5, copies=2)])
     mask, positions = cache.step_inputs()
     assert cache.width == 5 and positions[:, 0].tolist() == [3, 5, 5]
     assert mask.tolist() == [[0, 0, 1, 1, 1, 1], [1] * 6, [1] * 6]
-    assert cache.tensors["past_key_values.0.key"][0, 0, :, 0].tolist() == [0, 0, 1, 1, 1]
+    assert cache.tensors["past_key_values.0.key"][:, 0, :, 0].tolist() == [[0, 0, 1, 1, 1], [2] * 5, [2] * 5]
     cache.keep([0])  # the long rows leave: the padding they needed goes too
     assert cache.width == 3 and cache.step_inputs()[0].tolist() == [[1, 1, 1, 1]]
+    # Several requests joining at once, shorter and longer than the batch: one write, each in place.
+    cache.add([CacheBlock({"past_key_values.0.key": np.full((1, 1, 2, 1), 3, np.float32)}, 2),
+               CacheBlock({"past_key_values.0.key": np.full((1, 1, 4, 1), 4, np.float32)}, 4)])  # fmt: skip
+    assert cache.tensors["past_key_values.0.key"][:, 0, :, 0].tolist() == [[0, 1, 1, 1], [0, 0, 3, 3], [4] * 4]
+    assert cache.lengths.tolist() == [3, 2, 4]
