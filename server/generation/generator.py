@@ -276,12 +276,13 @@ class StoryGenerator:
                     held += item
                     cut = 0 if whole_texts else complete_words(held)
                     if cut:
-                        if screen.needs(held[:cut]) > allowed:
+                        needed = screen.needs(held[:cut])
+                        if needed > allowed:
                             rejected = True
                             break
                         first_sent = first_sent or time.perf_counter()
                         yield held[:cut]
-                        screen.append(held[:cut])
+                        screen.append(held[:cut], needed)
                         held = held[cut:]
             if not rejected and safety.text_needs(screen.text + held) <= allowed:
                 break

@@ -103,8 +103,9 @@ class WordScreen:
         start = self._chunk_starts[0] if len(self._chunk_starts) == self._chunk_starts.maxlen else 0
         return max(self._needed, self.content.words_need(self.text[start:] + new))
 
-    def append(self, new: str) -> None:
-        self._needed = self.needs(new)
+    def append(self, new: str, needed: Rating | None = None) -> None:
+        """Appends `new`; `needed` is what needs(new) said just before, when the caller asked."""
+        self._needed = self.needs(new) if needed is None else needed
         offset = len(self.text)
         joined = offset > 0 and not self.text[-1].isspace()  # new text continues the last chunk
         for chunk in _CHUNK.finditer(new):
