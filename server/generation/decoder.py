@@ -11,7 +11,13 @@ No IOBinding: on CPU, onnxruntime reads numpy inputs in place and returns the pr
 tensors as numpy arrays that become the next step's inputs without a copy, and the cache
 grows by one column every step, so there is no fixed buffer to bind. Measured on the tiny
 test model (batch 4, one thread): about 0.2 ms per step with run() and with IOBinding alike.
-On CUDA, binding the cache on the device would matter; that is for when a GPU build serves.
+That holds for the fused MultiHeadAttention graph export writes too (its present is still a
+new tensor one column longer). What binding would buy needs another graph: a
+GroupQueryAttention writing each new column into a max-length buffer bound as both its past
+input and its present output took 191 instead of 301 us per layer at 16 rows x 100
+positions (about 0.4 ms of a 3.5 ms step), at the price of a different cache layout (rows
+left-aligned, lengths passed per row). On CUDA, binding the cache on the device would matter
+more; that is for when a GPU build serves.
 """
 
 from __future__ import annotations
