@@ -17,8 +17,9 @@ from narrative.emotions import EkmanLabel
 
 Intent = Literal["", "greet", "farewell", "inform", "ask", "agree", "refuse", "warn", "threaten", "comfort", "confess"]
 
-# "<speaker> <verb> <listener>, ..." for each intent; "" = no particular intent.
-INTENT_VERBS: dict[str, str] = {
+# "<speaker> <verb> <listener>, ..." for each intent; "" = no particular intent. Keyed by Intent,
+# whose values it must list exactly (tests/narrative/test_grounding.py checks it).
+INTENT_VERBS: dict[Intent, str] = {
     "": "said to",
     "greet": "greeted",
     "farewell": "said goodbye to",

@@ -3,6 +3,8 @@ emotion feedback of a delivered NPC line (rule (e), with (c) and (d) for a chara
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
 from narrative import emotion_logic as rules
@@ -10,7 +12,14 @@ from narrative.coherence import ABSENT_CHARACTER, EMOTION_OFF_ARC, UNKNOWN_FACT,
 from narrative.context import build_context
 from narrative.emotions import EmotionVector
 from narrative.errors import InvalidEventError, UnknownReferenceError
-from narrative.prompting import PLAYER_IN_PROSE, narration_prompt, npc_line_prompt, situation_line_prompt
+from narrative.prompting import (
+    INTENT_VERBS,
+    PLAYER_IN_PROSE,
+    Intent,
+    narration_prompt,
+    npc_line_prompt,
+    situation_line_prompt,
+)
 from narrative.session import (
     choose,
     deliver_line,
@@ -71,6 +80,11 @@ def test_narration_prompt_is_the_scene_and_a_paragraph_break(lighthouse):
     assert (prompt.style, prompt.emotion, prompt.stop) == ("mystery", "fear", ("\n\n",))
     short = narration_prompt(build_context(lighthouse, state), emotion=None, max_chars=60)
     assert len(short.text) <= 62 and "Ada Pike" not in short.text  # moods dropped before the scene
+
+
+def test_every_intent_has_a_verb_and_every_verb_an_intent():
+    """The Intent type and the verbs are written once each; they must name the same intents."""
+    assert sorted(get_args(Intent)) == sorted(INTENT_VERBS)
 
 
 def test_npc_line_prompt_opens_the_quote_with_intent_and_manner(lighthouse):
