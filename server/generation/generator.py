@@ -187,13 +187,14 @@ class StoryGenerator:
         cancelled when the iteration stops early."""
         queue: asyncio.Queue[Event] = asyncio.Queue()
         mailbox = self._mailbox()
-        first_text = [True]
+        text_sent = False
 
         def emit(event: Event) -> None:
-            urgent = not isinstance(event, Delta) or (first_text[0] and bool(event.text))
-            if isinstance(event, Delta) and event.text:
-                first_text[0] = False
-            mailbox.post(queue, event, urgent)
+            """A call's first text and its end (any other event) are not held back by the interval."""
+            nonlocal text_sent
+            is_text = isinstance(event, Delta) and bool(event.text)
+            mailbox.post(queue, event, urgent=not isinstance(event, Delta) or (is_text and not text_sent))
+            text_sent = text_sent or is_text
 
         job = Job(plan.spec, emit)
         self.scheduler.submit(job)

@@ -262,7 +262,7 @@ class GenerationScheduler:
 
     def _admit(self, jobs: list[Job]) -> None:
         """Prefills each job on its own, then joins all their rows to the batch cache in one copy."""
-        prefilled: list[tuple[Job, np.ndarray, dict[str, np.ndarray]]] = []
+        joining: list[tuple[Job, np.ndarray, dict[str, np.ndarray]]] = []  # (job, first logits, prompt cache)
         for job in jobs:
             if job.cancelled:
                 self._release(job)
@@ -274,20 +274,21 @@ class GenerationScheduler:
                 log.exception("generation prefill failed; its request ends with an error")
                 self._fail(job, exc)
                 continue
-            prefilled.append((job, logits, cache))
-        if not prefilled:
+            joining.append((job, logits, cache))
+        if not joining:
             return
-        self.stats.prefills += len(prefilled)
+        self.stats.prefills += len(joining)
         at = time.perf_counter()
-        joining = [[_Row(job, i, self._tokenizer, self.max_context) for i in range(job.spec.rows)] for job, _, _ in prefilled]
         # In the batch before their first token is sent, so `active` never misses a row its caller has heard of.
-        self._cache.add(
-            [CacheBlock(cache, len(job.spec.prompt_ids), job.spec.rows) for job, _, cache in prefilled]
-        )
-        for (job, _, _), rows in zip(prefilled, joining, strict=True):
+        self._cache.add([CacheBlock(cache, len(job.spec.prompt_ids), job.spec.rows) for job, _, cache in joining])
+        first_tokens: list[tuple[Job, np.ndarray, list[_Row]]] = []
+        for job, logits, _ in joining:
+            rows = [_Row(job, i, self._tokenizer, self.max_context) for i in range(job.spec.rows)]
             self._release(job, rows)  # counted as active from here on
-        self._count_tokens(sum(len(rows) for rows in joining))  # before the events: a caller with its text sees them counted
-        for (job, logits, _), rows in zip(prefilled, joining, strict=True):
+            first_tokens.append((job, logits, rows))
+        # Counted before the events: a caller that has its text sees them counted.
+        self._count_tokens(sum(job.spec.rows for job, _, _ in joining))
+        for job, logits, rows in first_tokens:
             try:
                 for row in rows:
                     self._accept(row, row.sampler(logits, row.history), at)
