@@ -23,7 +23,7 @@ from server.errors import DeadlineExceeded, InvalidArgument, Unavailable
 from server.generation.decoder import KVDecoder
 from server.generation.mailbox import Mailbox
 from server.generation.prompt import PromptEncoder
-from server.generation.safety import ContentFilter, Rating, WordScreen, complete_words
+from server.generation.safety import ContentFilter, Rating, WordScreen, release_points
 from server.generation.scheduler import GenerationScheduler, Job
 from server.generation.types import Delta, Event, Failed, Finished, FinishReason, GenerationParams, SequenceSpec
 from server.models.emotion import BatchedEmotionClassifier, EmotionReading
@@ -275,16 +275,22 @@ class StoryGenerator:
                         result = item
                         continue
                     held += item
-                    cut = 0 if whole_texts else complete_words(held)
-                    if cut:
-                        needed = screen.needs(held[:cut])
+                    if whole_texts:
+                        continue
+                    passed = 0  # held[:passed] is clean, checked word by word up to the first blocked one
+                    for point in release_points(held):
+                        needed = screen.needs(held[passed:point])
                         if needed > allowed:
                             rejected = True
                             break
+                        screen.append(held[passed:point], needed)
+                        passed = point
+                    if passed:
                         first_sent = first_sent or time.perf_counter()
-                        yield held[:cut]
-                        screen.append(held[:cut], needed)
-                        held = held[cut:]
+                        yield held[:passed]
+                        held = held[passed:]
+                    if rejected:
+                        break
             if not rejected and safety.text_needs(screen.text + held) <= allowed:
                 break
             filtered = True

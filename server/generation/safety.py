@@ -122,13 +122,21 @@ _CHUNK = re.compile(r"\S+")
 LONGEST_WORD = 32
 
 
+def release_points(text: str) -> list[int]:
+    """Where `text` may be cut, in order: after each character that ends a word, and at its end once
+    the word running there is LONGEST_WORD long. Text is checked and sent one such unit after
+    another, so where a stream stops for a blocked word depends on the text alone, not on how its
+    tokens happened to be grouped on the way."""
+    points = [match.end() for match in _WORD_END.finditer(text)]
+    if len(text) - (points[-1] if points else 0) >= LONGEST_WORD:
+        points.append(len(text))
+    return points
+
+
 def complete_words(text: str) -> int:
     """Length of the prefix of `text` that ends at a word boundary: what can be checked and sent."""
-    last = None
-    for match in _WORD_END.finditer(text):
-        last = match
-    end = last.end() if last is not None else 0
-    return len(text) if len(text) - end >= LONGEST_WORD else end
+    points = release_points(text)
+    return points[-1] if points else 0
 
 
 def load_blocklist(path: Path) -> dict[str, Rating]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -126,6 +127,19 @@ async def test_a_blocked_word_is_never_sent_and_generation_resamples_from_what_w
     assert same_text == free_text and not allowed.content_filtered
     again, replay = await _generate(story, Rating.EVERYONE)
     assert again == streamed and replay.seed == result.seed  # filtered generation replays too
+
+
+async def test_filtered_text_does_not_depend_on_how_tokens_were_grouped(story):
+    """Alone, each token arrives by itself; beside other rows, tokens arrive several to a chunk
+    (generation.stream_interval_ms). Where a blocked word stops the text, and so the resample, must
+    be the same either way."""
+    free_text, _ = await _generate(story, Rating.MATURE)
+    words = re.findall(r"[A-Za-z]{3,}", free_text)
+    story.safety = ContentFilter({words[len(words) // 2].lower(): Rating.TEEN})
+    alone = await _generate(story, Rating.EVERYONE)
+    company = [_generate(story, Rating.MATURE, seed=seed) for seed in (11, 12, 13)]
+    together, *_ = await asyncio.gather(_generate(story, Rating.EVERYONE), *company)
+    assert together[0] == alone[0] and together[1].content_filtered
 
 
 async def test_a_classifier_hook_judges_whole_texts_before_release(story):
