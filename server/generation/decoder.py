@@ -12,7 +12,11 @@ tensors as numpy arrays that become the next step's inputs without a copy, and t
 grows by one column every step, so there is no fixed buffer to bind. Measured on the tiny
 test model (batch 4, one thread): about 0.2 ms per step with run() and with IOBinding alike.
 That holds for the fused MultiHeadAttention graph export writes too (its present is still a
-new tensor one column longer). What binding would buy needs another graph: the shipped story
+new tensor one column longer). Binding the present outputs to buffers the cache would own, so
+that a joining row could be written after the last one instead of rebuilding the batch, cost
+more than it saved: 0.70 against 0.59 ms a step at one row (shipped model, 2 threads, 60
+positions), no better at 16; free slots (server.generation.kv_cache) let rows join and leave
+without it. What binding would buy needs another graph: the shipped story
 model with GroupQueryAttention in place of MultiHeadAttention, writing each new column into a
 max-length buffer bound as both past input and present output, ran a step in 1.39 instead of
 1.84 ms at 16 rows x 100 positions and 0.48 instead of 0.61 ms at one row (int8, 2 threads;
@@ -89,7 +93,7 @@ class KVDecoder:
         return logits[0], present
 
     def step(self, tokens: np.ndarray, cache: KVCache) -> np.ndarray:
-        """Feeds one token per row of `cache` (same order); returns next-token logits (rows, vocab)."""
+        """Feeds one token per slot of `cache` (same order); returns next-token logits (slots, vocab)."""
         mask, positions = cache.step_inputs()
         logits, present = self._run(tokens.astype(np.int64).reshape(-1, 1), cache.tensors, mask, positions)
         cache.advance(present)

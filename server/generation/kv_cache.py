@@ -1,19 +1,27 @@
 """The key/value cache of a batch of rows that started at different times.
 
 Rows join with prompts of different lengths and leave at different steps, yet one decode
-step must feed them all with one tensor per layer of shape (rows, heads, width, head_dim).
+step must feed them all with one tensor per layer of shape (slots, heads, width, head_dim).
 Every row is kept right-aligned: its `length` real positions are the last columns, and
-the columns before them are zero padding that the attention mask hides. A new token is
-then always appended as the last column for every row, and
+the columns before them are padding that the attention mask hides. A new token is then
+always appended as the last column for every row, and
 
 - the attention mask of a step is 1 on each row's last length + 1 columns, 0 before;
 - the position id of a row's new token is its own length (not the batch width), so a row
-  reads the same positions as it would alone;
-- the width is trimmed to the longest remaining row whenever rows leave, so padding
-  never accumulates and the width stays within the model's context.
+  reads the same positions as it would alone.
 
-Masked positions get -inf before the softmax (weight exactly 0), so with fp32 weights a
-row decodes bit for bit as it does alone.
+Masked positions get no weight in the softmax, so with fp32 weights a row decodes bit for
+bit as it does alone.
+
+A row lives in a slot (a row of the tensors) from joining to leaving. The tensors are the
+arrays the last step returned, so changing their shape means copying the whole cache, which
+at 16 rows cost several ms, with a row finishing or joining every few steps. So a row that
+leaves only frees its slot, and a row that joins is written into a free slot; a free slot
+rides along in the steps (as a row of length 0, attending to its own new column only) until
+someone takes it. The tensors are rebuilt only when a join needs more slots or a longer width
+than they have, or when free slots (over a quarter of them: the busy rows at the end move
+into the free places in front) or padding (over a quarter of the width) would make every step
+pay for nothing; free slots at the end are dropped without a copy.
 """
 
 from __future__ import annotations
@@ -40,55 +48,92 @@ class KVCache:
         self.head_dim = head_dim
         self.dtype = dtype
         self.tensors: dict[str, np.ndarray] = {name: self._empty(0, 0) for name in self.names}
-        self.lengths = np.zeros(0, np.int64)  # real positions per row
+        self.lengths = np.zeros(0, np.int64)  # real positions per slot; 0 for a free slot
+        self.busy = np.zeros(0, bool)
 
-    def _empty(self, rows: int, width: int) -> np.ndarray:
-        return np.zeros((rows, self.heads, width, self.head_dim), self.dtype)
+    def _empty(self, slots: int, width: int) -> np.ndarray:
+        return np.zeros((slots, self.heads, width, self.head_dim), self.dtype)
 
     @property
-    def rows(self) -> int:
+    def slots(self) -> int:
         return int(self.lengths.size)
 
     @property
     def width(self) -> int:
         return next(iter(self.tensors.values())).shape[2]
 
-    def add(self, blocks: Sequence[CacheBlock]) -> None:
-        """Appends the blocks' rows. The grown tensors are written once, each block into place:
-        joining is one copy of the batch however many requests join at once."""
+    def add(self, blocks: Sequence[CacheBlock]) -> list[int]:
+        """Puts the blocks' rows into free slots (a block's one row is broadcast to its copies);
+        returns the slots taken, in order."""
         if not blocks:
-            return
+            return []
+        needed = sum(block.copies for block in blocks)
+        free = np.flatnonzero(~self.busy).tolist()
         width = max(self.width, *(block.length for block in blocks))
-        rows = self.rows + sum(block.copies for block in blocks)
-        for name in self.names:
-            grown = self._empty(rows, width)
-            old = self.tensors[name]
-            grown[: self.rows, :, width - old.shape[2] :] = old
-            start = self.rows
-            for block in blocks:  # a block's one row is broadcast to its copies
-                grown[start : start + block.copies, :, width - block.length :] = block.tensors[name]
-                start += block.copies
-            self.tensors[name] = grown
-        self.lengths = np.concatenate([self.lengths, *(np.full(b.copies, b.length, np.int64) for b in blocks)])
+        if needed > len(free) or width > self.width:
+            self._rebuild(self.slots + max(0, needed - len(free)), width)
+            free = np.flatnonzero(~self.busy).tolist()
+        taken, start = free[:needed], 0
+        for block in blocks:
+            slots, start = taken[start : start + block.copies], start + block.copies
+            padding = self.width - block.length
+            for name, tensor in self.tensors.items():
+                tensor[slots, :, :padding] = 0
+                tensor[slots, :, padding:] = block.tensors[name]
+            self.lengths[slots] = block.length
+            self.busy[slots] = True
+        return taken
 
-    def keep(self, rows: Sequence[int]) -> None:
-        """Only these rows (by index, in this order) stay; the width shrinks to the longest."""
-        index = np.asarray(rows, np.int64)
-        self.lengths = self.lengths[index]
-        width = int(self.lengths.max()) if self.lengths.size else 0
-        for name in self.names:
-            tensor = self.tensors[name]
-            self.tensors[name] = np.take(tensor[:, :, tensor.shape[2] - width :, :], index, axis=0)
+    def release(self, slots: Sequence[int]) -> dict[int, int]:
+        """Frees these slots; returns the busy rows that moved to another slot ({old: new})."""
+        self.busy[list(slots)] = False
+        self.lengths[list(slots)] = 0
+        busy = np.flatnonzero(self.busy)
+        moves: dict[int, int] = {}
+        if (self.slots - busy.size) * 4 > self.slots:
+            holes = np.flatnonzero(~self.busy[: busy.size])
+            movers = busy[busy >= busy.size]
+            if holes.size:
+                for tensor in self.tensors.values():
+                    tensor[holes] = tensor[movers]
+                self.lengths[holes] = self.lengths[movers]
+                self.busy[holes] = True
+                moves = dict(zip(movers.tolist(), holes.tolist(), strict=True))
+            kept = busy.size
+        else:
+            kept = int(busy[-1]) + 1 if busy.size else 0
+        # A prefix of the slots is a contiguous view: dropping the free slots at the end copies nothing.
+        self.tensors = {name: tensor[:kept] for name, tensor in self.tensors.items()}
+        self.lengths, self.busy = self.lengths[:kept], self.busy[:kept]
+        longest = int(self.lengths.max()) if kept else 0
+        if (self.width - longest) * 4 > self.width:
+            self._rebuild(kept, longest)
+        return moves
+
+    def _rebuild(self, slots: int, width: int) -> None:
+        """New tensors of `slots` x `width`, the rows kept in their slots and right-aligned; new slots free."""
+        shift, kept = width - self.width, self.slots
+        for name, old in self.tensors.items():
+            new = np.empty((slots, self.heads, width, self.head_dim), self.dtype)  # zeroed only where needed
+            if shift >= 0:
+                new[:kept, :, :shift] = 0
+                new[:kept, :, shift:] = old
+            else:
+                new[:kept] = old[:, :, -shift:]
+            new[kept:] = 0
+            self.tensors[name] = new
+        grown = slots - self.slots
+        self.lengths = np.concatenate([self.lengths, np.zeros(grown, np.int64)])
+        self.busy = np.concatenate([self.busy, np.zeros(grown, bool)])
 
     def step_inputs(self) -> tuple[np.ndarray, np.ndarray]:
-        """(attention_mask (rows, width + 1), position_ids (rows, 1)) for feeding one token per row."""
+        """(attention_mask (slots, width + 1), position_ids (slots, 1)) for feeding one token per slot."""
         width = self.width + 1
         columns = np.arange(width)
         mask = (columns[None, :] >= (width - 1 - self.lengths)[:, None]).astype(np.int64)
         return mask, self.lengths[:, None].copy()
 
     def advance(self, present: Mapping[str, np.ndarray]) -> None:
-        """Takes the grown cache a step returned: one more real position per row."""
+        """Takes the grown cache a step returned: one more real position per busy slot."""
         self.tensors = {name: present[name] for name in self.names}
-        self.lengths = self.lengths + 1
-
+        self.lengths = self.lengths + self.busy

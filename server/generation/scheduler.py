@@ -8,11 +8,11 @@ onnxruntime session and runs one loop in a dedicated thread:
    batch, and waiting requests are admitted first come first served while rows are free
    (a request with several emotion candidates needs that many rows at once).
 2. An admitted request is prefilled on its own (batch of one, so a prompt is never
-   padded) and its first token sampled; the caches of all requests admitted together are
-   merged into the batch cache in one copy (server.generation.kv_cache keeps rows
-   right-aligned with per-row positions, so a row decodes as it would alone). Candidates
-   share that one prefill: its cache is broadcast to their rows.
-3. One step feeds the last token of every row and samples the next one per row, with
+   padded) and its first token sampled; its cache is written into free slots of the batch
+   cache (server.generation.kv_cache keeps rows right-aligned with per-row positions, so a
+   row decodes as it would alone). Candidates share that one prefill: its cache is
+   broadcast to their rows.
+3. One step feeds the last token of every slot and samples the next one per row, with
    that row's settings and generator (server.generation.sampling).
 4. A row that produced EOS, a stop string, its max tokens, or filled the context leaves
    at once and frees its slot.
@@ -85,6 +85,7 @@ class _Row:
         self.ids[: self.length] = spec.prompt_ids
         self.generated = 0
         self.pending = -1  # the last sampled token: what the next step feeds
+        self.slot = -1  # its row in the batch cache
         self.sampler = Sampler(spec.sampling, np.random.default_rng((spec.seed, index)))
         self.detokenizer = IncrementalDetokenizer(tokenizer, spec.prompt_ids)
         self.stopper = StopMatcher(spec.stop)
@@ -126,7 +127,7 @@ class GenerationScheduler:
         self._on_tokens = on_tokens
         self._cond = threading.Condition()
         self._waiting: collections.deque[Job] = collections.deque()
-        self._rows: list[_Row] = []  # only the worker thread changes it
+        self._rows: list[_Row] = []  # in the batch, in no order (each knows its slot); only the worker changes it
         # Rows of jobs taken from the queue and being prefilled: in neither _waiting nor _rows yet.
         self._reserved = 0
         self._cache = decoder.new_cache()
@@ -246,10 +247,11 @@ class GenerationScheduler:
         self._compact()
 
     def _compact(self) -> None:
-        kept = [i for i, row in enumerate(self._rows) if row.finished is None]
-        if len(kept) < len(self._rows):
-            self._cache.keep(kept)
-            self._rows = [self._rows[i] for i in kept]
+        if any(row.finished is not None for row in self._rows):
+            moves = self._cache.release([row.slot for row in self._rows if row.finished is not None])
+            self._rows = [row for row in self._rows if row.finished is None]
+            for row in self._rows:
+                row.slot = moves.get(row.slot, row.slot)
 
     def _release(self, job: Job, rows: list[_Row] | None = None) -> None:
         """The job's reserved rows join the batch (`rows`), or never will; one step, so that `submit`
@@ -261,7 +263,7 @@ class GenerationScheduler:
             job.reserved = 0
 
     def _admit(self, jobs: list[Job]) -> None:
-        """Prefills each job on its own, then joins all their rows to the batch cache in one copy."""
+        """Prefills each job on its own, then writes all their rows into free slots of the batch cache."""
         joining: list[tuple[Job, np.ndarray, dict[str, np.ndarray]]] = []  # (job, first logits, prompt cache)
         for job in jobs:
             if job.cancelled:
@@ -280,10 +282,13 @@ class GenerationScheduler:
         self.stats.prefills += len(joining)
         at = time.perf_counter()
         # In the batch before their first token is sent, so `active` never misses a row its caller has heard of.
-        self._cache.add([CacheBlock(cache, len(job.spec.prompt_ids), job.spec.rows) for job, _, cache in joining])
+        blocks = [CacheBlock(cache, len(job.spec.prompt_ids), job.spec.rows) for job, _, cache in joining]
+        slots = iter(self._cache.add(blocks))
         first_tokens: list[tuple[Job, np.ndarray, list[_Row]]] = []
         for job, logits, _ in joining:
             rows = [_Row(job, i, self._tokenizer, self.max_context) for i in range(job.spec.rows)]
+            for row in rows:
+                row.slot = next(slots)
             self._release(job, rows)  # counted as active from here on
             first_tokens.append((job, logits, rows))
         # Counted before the events: a caller that has its text sees them counted.
@@ -310,12 +315,15 @@ class GenerationScheduler:
     def _step(self) -> None:
         rows = self._rows
         self.stats.largest_batch = max(self.stats.largest_batch, len(rows))
-        logits = self.decoder.step(np.array([row.pending for row in rows], np.int64), self._cache)
+        tokens = np.zeros(self._cache.slots, np.int64)  # a free slot feeds token 0 and its logits are ignored
+        for row in rows:
+            tokens[row.slot] = row.pending
+        logits = self.decoder.step(tokens, self._cache)
         self.stats.steps += 1
         at = time.perf_counter()
         self._count_tokens(len(rows))
-        for row, row_logits in zip(rows, logits, strict=True):
-            self._accept(row, row.sampler(row_logits, row.history), at)
+        for row in rows:
+            self._accept(row, row.sampler(logits[row.slot], row.history), at)
         self._compact()
 
     def _count_tokens(self, count: int) -> None:

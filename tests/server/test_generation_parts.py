@@ -144,18 +144,60 @@ def test_prompt_is_bos_style_emotion_then_text(tiny_story_bundle, tokenizer):
         encoder.encode("x", "", "rage")
 
 
+KEY = "past_key_values.0.key"
+
+
+def block(value: float, length: int, copies: int = 1) -> CacheBlock:
+    return CacheBlock({KEY: np.full((1, 1, length, 1), value, np.float32)}, length, copies)
+
+
+def rows_of(cache: KVCache) -> list[list[float]]:
+    return cache.tensors[KEY][:, 0, :, 0].tolist()
+
+
 def test_cache_rows_stay_right_aligned_with_their_own_positions():
-    cache = KVCache(["past_key_values.0.key"], heads=1, head_dim=1, dtype=np.float32)
-    cache.add([CacheBlock({"past_key_values.0.key": np.ones((1, 1, 3, 1), np.float32)}, 3)])
-    cache.add([CacheBlock({"past_key_values.0.key": np.full((1, 1, 5, 1), 2, np.float32)}, 5, copies=2)])
+    cache = KVCache([KEY], heads=1, head_dim=1, dtype=np.float32)
+    assert cache.add([block(1, 3)]) == [0]
+    assert cache.add([block(2, 5, copies=2)]) == [1, 2]  # the batch widens: the short row is padded in front
     mask, positions = cache.step_inputs()
     assert cache.width == 5 and positions[:, 0].tolist() == [3, 5, 5]
     assert mask.tolist() == [[0, 0, 1, 1, 1, 1], [1] * 6, [1] * 6]
-    assert cache.tensors["past_key_values.0.key"][:, 0, :, 0].tolist() == [[0, 0, 1, 1, 1], [2] * 5, [2] * 5]
-    cache.keep([0])  # the long rows leave: the padding they needed goes too
-    assert cache.width == 3 and cache.step_inputs()[0].tolist() == [[1, 1, 1, 1]]
-    # Several requests joining at once, shorter and longer than the batch: one write, each in place.
-    cache.add([CacheBlock({"past_key_values.0.key": np.full((1, 1, 2, 1), 3, np.float32)}, 2),
-               CacheBlock({"past_key_values.0.key": np.full((1, 1, 4, 1), 4, np.float32)}, 4)])  # fmt: skip
-    assert cache.tensors["past_key_values.0.key"][:, 0, :, 0].tolist() == [[0, 1, 1, 1], [0, 0, 3, 3], [4] * 4]
+    assert rows_of(cache) == [[0, 0, 1, 1, 1], [2] * 5, [2] * 5]
+    assert cache.release([1, 2]) == {}  # the long rows leave: the padding they needed goes too
+    assert cache.slots == 1 and cache.width == 3 and cache.step_inputs()[0].tolist() == [[1, 1, 1, 1]]
+    # Several requests joining at once, shorter and longer than the batch: each in place.
+    assert cache.add([block(3, 2), block(4, 4)]) == [1, 2]
+    assert rows_of(cache) == [[0, 1, 1, 1], [0, 0, 3, 3], [4] * 4]
     assert cache.lengths.tolist() == [3, 2, 4]
+
+
+def test_a_row_that_leaves_frees_its_slot_for_the_next_one_without_moving_the_others():
+    cache = KVCache([KEY], heads=1, head_dim=1, dtype=np.float32)
+    cache.add([block(value, 4) for value in (1, 2, 3, 4, 5)])
+    before = cache.tensors[KEY]
+    assert cache.release([1]) == {}
+    assert np.shares_memory(cache.tensors[KEY], before)  # one free slot of five: nothing copied
+    assert cache.busy.tolist() == [True, False, True, True, True] and cache.lengths.tolist() == [4, 0, 4, 4, 4]
+    mask, positions = cache.step_inputs()  # a free slot attends to its own new column only
+    assert mask[1].tolist() == [0, 0, 0, 0, 1] and positions[1, 0] == 0
+    assert cache.add([block(6, 2)]) == [1]  # the free slot is taken, padded in front
+    assert rows_of(cache)[1] == [0, 0, 6, 6] and np.shares_memory(cache.tensors[KEY], before)
+    # Two of five free (over a quarter): the busy rows at the end move into the free places in front.
+    assert cache.release([0, 2]) == {3: 0, 4: 2}
+    assert rows_of(cache) == [[4] * 4, [0, 0, 6, 6], [5] * 4] and cache.lengths.tolist() == [4, 2, 4]
+    # A free slot at the end is dropped without a copy.
+    assert cache.release([2]) == {}
+    assert cache.slots == 2 and np.shares_memory(cache.tensors[KEY], before)
+    # With the longest row gone, so is the padding the short row needed beside it.
+    assert cache.release([0]) == {1: 0}
+    assert rows_of(cache) == [[6, 6]] and cache.lengths.tolist() == [2]
+
+
+def test_free_slots_ride_along_in_the_step_and_grow_no_padding():
+    cache = KVCache([KEY], heads=1, head_dim=1, dtype=np.float32)
+    cache.add([block(1, 2), block(2, 2), block(3, 2), block(4, 2), block(5, 2)])
+    cache.release([2])
+    present = {KEY: np.concatenate([cache.tensors[KEY], np.full((5, 1, 1, 1), 9, np.float32)], axis=2)}
+    cache.advance(present)
+    assert cache.lengths.tolist() == [3, 3, 0, 3, 3] and cache.width == 3
+    assert cache.step_inputs()[0][2].tolist() == [0, 0, 0, 1]
