@@ -33,7 +33,6 @@ import gc
 import json
 import math
 import os
-import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
