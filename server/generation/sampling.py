@@ -43,11 +43,11 @@ def banned_ngram_tokens(history: np.ndarray, size: int) -> np.ndarray:
     return np.unique(windows[matches, -1])
 
 
-def top_k_filter(logits: np.ndarray, k: int) -> None:
-    """In place: all but the k largest logits become -inf."""
-    if 0 < k < logits.size:
-        drop = np.argpartition(logits, -k)[:-k]
-        logits[drop] = -np.inf
+def top_k_ids(logits: np.ndarray, k: int) -> np.ndarray | None:
+    """The ids of the k largest logits in ascending order; None when k keeps them all."""
+    if not 0 < k < logits.size:
+        return None
+    return np.sort(np.argpartition(logits, -k)[-k:])
 
 
 def top_p_filter(logits: np.ndarray, p: float) -> None:
@@ -95,14 +95,19 @@ class Sampler:
             scores[banned] = -np.inf
         if config.greedy:
             return int(np.argmax(scores))
+        # Only the k best can be drawn, so the rest of the work is on those few instead of the whole
+        # vocabulary (at 16 sampled rows it was most of a step). Kept in id order, the inverse CDF
+        # below draws the same token from the same uniform whether top-k is set or not.
+        ids = top_k_ids(scores, config.top_k)
+        if ids is not None:
+            scores = scores[ids]
         # Shifted first, so that even a tiny temperature cannot overflow to inf - inf; what it does
         # overflow goes to -inf, the limit that temperature means (all mass on the best tokens).
         with np.errstate(over="ignore"):
             scores = (scores - np.max(scores)) / config.temperature
-        top_k_filter(scores, config.top_k)
         top_p_filter(scores, config.top_p)
         probabilities = softmax(scores)
         # Inverse CDF: one uniform draw per token, so a seed replays exactly.
         cumulative = np.cumsum(probabilities, dtype=np.float64)
-        index = int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1], side="right"))
-        return min(index, scores.size - 1)
+        index = min(int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1], side="right")), scores.size - 1)
+        return index if ids is None else int(ids[index])
