@@ -35,13 +35,32 @@ async def test_a_closed_loop_refuses_posts():
         raise AssertionError("posting to a closed loop must raise")
 
 
-async def test_an_urgent_item_overtakes_the_interval_and_takes_the_waiting_ones_along():
+async def test_an_urgent_item_overtakes_the_interval_with_its_own_queue_only():
     loop = asyncio.get_running_loop()
     mailbox = Mailbox(loop, interval=lambda: 60.0)
     queue: asyncio.Queue[str] = asyncio.Queue()
+    other: asyncio.Queue[str] = asyncio.Queue()
     mailbox.post(queue, "first")
     assert await queue.get() == "first"
     mailbox.post(queue, "held")  # would wait a minute
+    mailbox.post(other, "other stream's text")
     mailbox.post(queue, "end", urgent=True)
     assert await asyncio.wait_for(queue.get(), timeout=5) == "held"
     assert queue.get_nowait() == "end"
+    await asyncio.sleep(0.05)
+    assert other.empty()  # another call's text still waits for the interval
+
+
+async def test_the_timed_delivery_still_comes_after_an_urgent_one():
+    loop = asyncio.get_running_loop()
+    mailbox = Mailbox(loop, interval=lambda: 0.05)
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    other: asyncio.Queue[str] = asyncio.Queue()
+    mailbox.post(queue, "first")
+    assert await queue.get() == "first"
+    mailbox.post(other, "text")
+    mailbox.post(queue, "end", urgent=True)
+    assert await asyncio.wait_for(queue.get(), timeout=5) == "end"
+    assert await asyncio.wait_for(other.get(), timeout=5) == "text"
+    mailbox.post(other, "more")  # a later post is not lost behind the delivery that has come and gone
+    assert await asyncio.wait_for(other.get(), timeout=5) == "more"
