@@ -50,27 +50,26 @@ def top_k_ids(logits: np.ndarray, k: int) -> np.ndarray | None:
     return np.sort(np.argpartition(logits, -k)[-k:])
 
 
-def top_p_filter(logits: np.ndarray, p: float) -> None:
-    """In place: keep the smallest set of most likely tokens whose probability reaches p
-    (always at least the most likely one); the rest become -inf."""
+def top_p_filter(probabilities: np.ndarray, p: float) -> np.ndarray:
+    """The probabilities with all but the nucleus set to 0: the smallest set of most likely tokens
+    whose probability reaches p (always at least the most likely one; the lower id first on ties)."""
     if not 0.0 < p < 1.0:
-        return
-    probabilities = softmax(logits)
+        return probabilities
     # Sorting the whole vocabulary for every row and step dominated sampled decoding; the nucleus
     # lies among the most likely few dozen tokens, so sort a partition grown until it holds p.
-    size, n = logits.size, min(64, logits.size)
+    size, n = probabilities.size, min(64, probabilities.size)
     while True:
-        top = np.argpartition(-probabilities, n - 1)[:n] if n < size else np.arange(size)
-        order = top[np.lexsort((top, -probabilities[top]))]  # most likely first, lower id on ties
+        top = np.sort(np.argpartition(-probabilities, n - 1)[:n]) if n < size else np.arange(size)
+        order = top[np.argsort(-probabilities[top], kind="stable")]  # ids ascending in, so ties keep id order
         mass = probabilities[order]
         if n == size or mass.sum() >= p:
             break
         n = min(size, n * 4)
-    # A token stays while the mass before it is still short of p.
-    before = np.cumsum(mass) - mass
-    dropped = np.ones(size, dtype=bool)
-    dropped[order[before < p]] = False
-    logits[dropped] = -np.inf
+    # A token stays while the mass before it is still short of p (that mass only grows down the order).
+    kept = order[: int(np.searchsorted(np.cumsum(mass) - mass, p, side="left"))]
+    nucleus = np.zeros_like(probabilities)
+    nucleus[kept] = probabilities[kept]
+    return nucleus
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -105,9 +104,8 @@ class Sampler:
         # overflow goes to -inf, the limit that temperature means (all mass on the best tokens).
         with np.errstate(over="ignore"):
             scores = (scores - np.max(scores)) / config.temperature
-        top_p_filter(scores, config.top_p)
-        probabilities = softmax(scores)
-        # Inverse CDF: one uniform draw per token, so a seed replays exactly.
+        probabilities = top_p_filter(softmax(scores), config.top_p)
+        # Inverse CDF over the (unnormalized) kept mass: one uniform draw per token, so a seed replays exactly.
         cumulative = np.cumsum(probabilities, dtype=np.float64)
         index = min(int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1], side="right")), scores.size - 1)
         return index if ids is None else int(ids[index])

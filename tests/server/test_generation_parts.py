@@ -61,13 +61,13 @@ def test_no_repeat_ngram_bans_the_tokens_that_would_repeat_an_ngram():
 
 
 def test_top_p_keeps_the_smallest_set_reaching_p():
-    logits = np.log(np.array([0.5, 0.3, 0.15, 0.05], np.float32))
-    kept = logits.copy()
-    top_p_filter(kept, 0.7)
-    assert np.isfinite(kept).tolist() == [True, True, False, False]
-    kept = logits.copy()
-    top_p_filter(kept, 0.4)
-    assert np.isfinite(kept).tolist() == [True, False, False, False]
+    probabilities = np.array([0.15, 0.5, 0.05, 0.3], np.float32)
+    assert top_p_filter(probabilities, 0.7).tolist() == pytest.approx([0, 0.5, 0, 0.3])
+    assert top_p_filter(probabilities, 0.4).tolist() == pytest.approx([0, 0.5, 0, 0])
+    assert top_p_filter(np.full(4, 0.25, np.float32), 0.6).tolist() == [0.25, 0.25, 0.25, 0]  # ties: lower ids first
+    # A long flat tail: the partition it starts from grows until it holds p.
+    flat = np.full(1000, 0.001, np.float32)
+    assert np.count_nonzero(top_p_filter(flat, 0.5)) == pytest.approx(500, abs=1)
 
 
 def test_a_seed_replays_the_same_draws_and_draws_follow_the_distribution():
