@@ -55,20 +55,17 @@ def top_p_filter(probabilities: np.ndarray, p: float) -> np.ndarray:
     whose probability reaches p (always at least the most likely one; the lower id first on ties)."""
     if not 0.0 < p < 1.0:
         return probabilities
-    # Sorting the whole vocabulary for every row and step dominated sampled decoding; the nucleus
-    # lies among the most likely few dozen tokens, so sort a partition grown until it holds p.
-    size, n = probabilities.size, min(64, probabilities.size)
-    while True:
-        top = np.sort(np.argpartition(-probabilities, n - 1)[:n]) if n < size else np.arange(size)
-        order = top[np.argsort(-probabilities[top], kind="stable")]  # ids ascending in, so ties keep id order
-        mass = probabilities[order]
-        if n == size or mass.sum() >= p:
-            break
-        n = min(size, n * 4)
-    # A token stays while the mass before it is still short of p (that mass only grows down the order).
-    kept = order[: int(np.searchsorted(np.cumsum(mass) - mass, p, side="left"))]
-    nucleus = np.zeros_like(probabilities)
-    nucleus[kept] = probabilities[kept]
+    # Sorting the vocabulary's ids for every row and step dominated sampled decoding. The tokens
+    # below (1 - p) / n hold less than 1 - p together, so the nucleus is among those above (the
+    # story model at temperature 0.8: ~1,200 of 8,192), and only their values need sorting: the
+    # nucleus is every token above the value where the sorted mass reaches p, and at that value
+    # as many as are needed, lower ids first.
+    mass = np.sort(probabilities[probabilities >= (1.0 - p) / probabilities.size])[::-1]
+    count = int(np.searchsorted(np.cumsum(mass) - mass, p, side="left"))  # the mass before a kept token is short of p
+    cutoff = mass[count - 1]
+    above = probabilities > cutoff
+    nucleus = np.where(above, probabilities, 0)
+    nucleus[np.flatnonzero(probabilities == cutoff)[: count - np.count_nonzero(above)]] = cutoff
     return nucleus
 
 
