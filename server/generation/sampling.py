@@ -1,12 +1,17 @@
 """Choosing the next token from a row's logits: penalties, filters, then a seeded draw.
 
-Numpy only, one row at a time: rows of a batch have their own settings and their own
-random generator, so a row samples the same tokens whether it decodes alone or beside
-others (same seed -> same text). The order follows Hugging Face's generate: repetition
-penalty and n-gram bans on the raw logits, then temperature, top-k and top-p.
+Numpy only. Rows of a batch have their own settings and their own random generator, so a
+row samples the same tokens whether it decodes alone or beside others (same seed -> same
+text). The work is done for all rows of a step at once: a sampled row took some twenty
+numpy calls, each paying its fixed cost, and at 16 sampled streams the decode thread spent
+as long sampling as the model spent on the step. The order follows Hugging Face's generate:
+repetition penalty and n-gram bans on the raw logits, then temperature, top-k and top-p.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -43,66 +48,81 @@ def banned_ngram_tokens(history: np.ndarray, size: int) -> np.ndarray:
     return np.unique(windows[matches, -1])
 
 
-def top_k_ids(logits: np.ndarray, k: int) -> np.ndarray | None:
-    """The ids of the k largest logits in ascending order; None when k keeps them all."""
-    if not 0 < k < logits.size:
-        return None
-    return np.sort(np.argpartition(logits, -k)[-k:])
+def top_k_ids(scores: np.ndarray, k: int) -> np.ndarray:
+    """Per row of scores (rows, vocab), the ids of its k largest, ascending (rows, k)."""
+    return np.sort(np.argpartition(scores, -k, axis=1)[:, -k:], axis=1)
 
 
-def top_p_filter(probabilities: np.ndarray, p: float) -> np.ndarray:
-    """The probabilities with all but the nucleus set to 0: the smallest set of most likely tokens
-    whose probability reaches p (always at least the most likely one; the lower id first on ties)."""
-    if not 0.0 < p < 1.0:
-        return probabilities
-    # Sorting the vocabulary's ids for every row and step dominated sampled decoding. The tokens
-    # below (1 - p) / n hold less than 1 - p together, so the nucleus is among those above (the
-    # story model at temperature 0.8: ~1,200 of 8,192), and only their values need sorting: the
-    # nucleus is every token above the value where the sorted mass reaches p, and at that value
-    # as many as are needed, lower ids first.
-    mass = np.sort(probabilities[probabilities >= (1.0 - p) / probabilities.size])[::-1]
-    count = int(np.searchsorted(np.cumsum(mass) - mass, p, side="left"))  # the mass before a kept token is short of p
-    cutoff = mass[count - 1]
-    above = probabilities > cutoff
-    nucleus = np.where(above, probabilities, 0)
-    nucleus[np.flatnonzero(probabilities == cutoff)[: count - np.count_nonzero(above)]] = cutoff
-    return nucleus
+def top_p_filter(probabilities: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """The probabilities (rows, n) with all but each row's nucleus set to 0: the smallest set of
+    most likely columns whose probability reaches that row's p (always at least the most likely
+    one; the lower column first on ties). A p outside (0, 1) keeps its row whole."""
+    p = np.where((p > 0) & (p < 1), p, np.inf)
+    # Columns below (1 - p) / n hold less than 1 - p together, so they cannot reach the nucleus;
+    # zeroed, they sort last. The nucleus is every column at or above the value where the sorted
+    # mass reaches p (a whole row where p is off: the mass before a column never reaches inf).
+    width = probabilities.shape[1]
+    mass = np.sort(np.where(probabilities >= (1.0 - p[:, None]) / width, probabilities, 0), axis=1)[:, ::-1]
+    # count_nonzero(axis=...) costs several times a sum of booleans on rows this short.
+    count = (np.cumsum(mass, axis=1) - mass < p[:, None]).sum(axis=1)  # columns whose mass before is short of p
+    cutoff = mass[np.arange(len(mass)), count - 1]
+    kept = probabilities >= cutoff[:, None]
+    if kept.sum() > count.sum():  # ties at the cut-off beyond the count (rare with float probabilities)
+        for row in np.flatnonzero(kept.sum(axis=1) > count):
+            ties = np.flatnonzero(probabilities[row] == cutoff[row])  # the higher columns go
+            kept[row, ties[count[row] - np.count_nonzero(probabilities[row] > cutoff[row]) :]] = False
+    return np.where(kept, probabilities, 0)
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - np.max(logits))
-    return shifted / shifted.sum()
-
-
+@dataclass
 class Sampler:
     """The next-token rule of one row: its settings and its own seeded generator."""
 
-    def __init__(self, config: SamplingConfig, rng: np.random.Generator) -> None:
-        self.config = config
-        self.rng = rng
+    config: SamplingConfig
+    rng: np.random.Generator
 
-    def __call__(self, logits: np.ndarray, history: np.ndarray) -> int:
-        """The next token after `history` (prompt and output so far) given its `logits` (vocab,)."""
-        config = self.config
-        scores = np.array(logits, dtype=np.float32, copy=True)
-        apply_repetition_penalty(scores, history, config.repetition_penalty)
-        banned = banned_ngram_tokens(history, config.no_repeat_ngram_size)
+    def penalize(self, scores: np.ndarray, history: np.ndarray) -> None:
+        """In place on the row's scores (vocab,): the repetition penalty and the n-gram bans, given
+        its history (prompt and output so far)."""
+        apply_repetition_penalty(scores, history, self.config.repetition_penalty)
+        banned = banned_ngram_tokens(history, self.config.no_repeat_ngram_size)
         if banned.size and banned.size < scores.size:  # a ban of every token cannot be honoured
             scores[banned] = -np.inf
-        if config.greedy:
-            return int(np.argmax(scores))
-        # Only the k best can be drawn, so the rest of the work is on those few instead of the whole
-        # vocabulary (at 16 sampled rows it was most of a step). Kept in id order, the inverse CDF
-        # below draws the same token from the same uniform whether top-k is set or not.
-        ids = top_k_ids(scores, config.top_k)
-        if ids is not None:
-            scores = scores[ids]
-        # Shifted first, so that even a tiny temperature cannot overflow to inf - inf; what it does
-        # overflow goes to -inf, the limit that temperature means (all mass on the best tokens).
-        with np.errstate(over="ignore"):
-            scores = (scores - np.max(scores)) / config.temperature
-        probabilities = top_p_filter(softmax(scores), config.top_p)
-        # Inverse CDF over the (unnormalized) kept mass: one uniform draw per token, so a seed replays exactly.
-        cumulative = np.cumsum(probabilities, dtype=np.float64)
-        index = min(int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1], side="right")), scores.size - 1)
-        return index if ids is None else int(ids[index])
+
+
+def sample(logits: np.ndarray, samplers: Sequence[Sampler], histories: Sequence[np.ndarray]) -> list[int]:
+    """The next token of each row from its logits (rows, vocab), sampler and history."""
+    scores = np.array(logits, dtype=np.float32, copy=True)
+    for row, sampler, history in zip(scores, samplers, histories, strict=True):
+        sampler.penalize(row, history)
+    tokens = np.argmax(scores, axis=1)  # what the greedy rows keep
+    size = scores.shape[1]
+    # The rows that draw, grouped by top-k (0: off). Only a row's k best can be drawn, so its draw
+    # works on those few instead of the vocabulary, kept in id order as the vocabulary is.
+    groups: dict[int, list[int]] = {}
+    for i, sampler in enumerate(samplers):
+        if not sampler.config.greedy:
+            groups.setdefault(sampler.config.top_k if 0 < sampler.config.top_k < size else 0, []).append(i)
+    for k, rows in groups.items():
+        candidates, group = scores[rows], [samplers[i] for i in rows]
+        if k:
+            ids = top_k_ids(candidates, k)
+            tokens[rows] = ids[np.arange(len(rows)), _draw(candidates[np.arange(len(rows))[:, None], ids], group)]
+        else:
+            tokens[rows] = _draw(candidates, group)
+    return tokens.tolist()
+
+
+def _draw(scores: np.ndarray, samplers: Sequence[Sampler]) -> np.ndarray:
+    """A column per row of scores (rows, n): temperature, top-p, then the row's own seeded draw."""
+    temperature = np.array([sampler.config.temperature for sampler in samplers], np.float32)[:, None]
+    # Shifted first, so that even a tiny temperature cannot overflow to inf - inf; what it does
+    # overflow goes to -inf, the limit that temperature means (all mass on the best tokens).
+    with np.errstate(over="ignore"):
+        weights = np.exp((scores - np.max(scores, axis=1, keepdims=True)) / temperature)  # the best is exp(0) = 1
+    probabilities = weights / weights.sum(axis=1, keepdims=True)
+    probabilities = top_p_filter(probabilities, np.array([sampler.config.top_p for sampler in samplers]))
+    # Inverse CDF over the (unnormalized) kept mass: one uniform per row and token, so a seed replays exactly.
+    cumulative = np.cumsum(probabilities, axis=1, dtype=np.float64)
+    uniform = np.array([sampler.rng.random() for sampler in samplers]) * cumulative[:, -1]
+    return np.minimum((cumulative <= uniform[:, None]).sum(axis=1), scores.shape[1] - 1)

@@ -42,7 +42,7 @@ from server.errors import ResourceExhausted, Unavailable
 from server.generation.decoder import KVDecoder
 from server.generation.detokenize import IncrementalDetokenizer
 from server.generation.kv_cache import CacheBlock
-from server.generation.sampling import Sampler
+from server.generation.sampling import Sampler, sample
 from server.generation.stopping import StopMatcher
 from server.generation.types import Delta, Event, Failed, Finished, FinishReason, SequenceSpec
 
@@ -94,6 +94,11 @@ class _Row:
     @property
     def history(self) -> np.ndarray:
         return self.ids[: self.length]
+
+
+def _sample(rows: list[_Row], logits: np.ndarray) -> list[int]:
+    """The next token of each row from its logits (len(rows), vocab), all rows at once."""
+    return sample(logits, [row.sampler for row in rows], [row.history for row in rows])
 
 
 @dataclass
@@ -295,8 +300,9 @@ class GenerationScheduler:
         self._count_tokens(sum(job.spec.rows for job, _, _ in joining))
         for job, logits, rows in first_tokens:
             try:
-                for row in rows:
-                    self._accept(row, row.sampler(logits, row.history), at)
+                # A request's rows (its emotion candidates) share its prompt, so its first logits too.
+                for row, token in zip(rows, _sample(rows, np.broadcast_to(logits, (len(rows), logits.size))), strict=True):
+                    self._accept(row, token, at)
             except Exception as exc:  # noqa: BLE001 - e.g. a sampler that cannot sample these logits
                 log.exception("generation failed on a first token; its request ends with an error")
                 self._fail(job, exc)
@@ -322,8 +328,8 @@ class GenerationScheduler:
         self.stats.steps += 1
         at = time.perf_counter()
         self._count_tokens(len(rows))
-        for row in rows:
-            self._accept(row, row.sampler(logits[row.slot], row.history), at)
+        for row, token in zip(rows, _sample(rows, logits[[row.slot for row in rows]]), strict=True):
+            self._accept(row, token, at)
         self._compact()
 
     def _count_tokens(self, count: int) -> None:

@@ -10,7 +10,7 @@ from server.errors import InvalidArgument
 from server.generation.detokenize import REPLACEMENT, IncrementalDetokenizer
 from server.generation.kv_cache import CacheBlock, KVCache
 from server.generation.prompt import PromptEncoder
-from server.generation.sampling import Sampler, apply_repetition_penalty, banned_ngram_tokens, top_p_filter
+from server.generation.sampling import Sampler, apply_repetition_penalty, banned_ngram_tokens, sample, top_p_filter
 from server.generation.stopping import StopMatcher
 from server.generation.types import SamplingConfig
 from server.models.bundle import read_manifest
@@ -21,8 +21,9 @@ def tokenizer(tiny_story_bundle) -> Tokenizer:
     return Tokenizer.from_file(str(tiny_story_bundle / "tokenizer.json"))
 
 
-def sample(config: SamplingConfig, logits, history=(), seed=0) -> int:
-    return Sampler(config, np.random.default_rng(seed))(np.asarray(logits, np.float32), np.asarray(history, np.int64))
+def sample_one(config: SamplingConfig, logits, history=(), seed=0) -> int:
+    sampler = Sampler(config, np.random.default_rng(seed))
+    return sample(np.asarray([logits], np.float32), [sampler], [np.asarray(history, np.int64)])[0]
 
 
 # ------------------------------------------------------------------ sampling
@@ -32,15 +33,15 @@ def test_temperature_zero_is_argmax_and_top_k_one_is_greedy_at_any_temperature()
     rng = np.random.default_rng(1)
     for _ in range(50):
         logits = rng.normal(size=40).astype(np.float32)
-        assert sample(SamplingConfig(), logits) == int(np.argmax(logits))
-        assert sample(SamplingConfig(temperature=1.5, top_k=1), logits, seed=int(rng.integers(1000))) == int(
+        assert sample_one(SamplingConfig(), logits) == int(np.argmax(logits))
+        assert sample_one(SamplingConfig(temperature=1.5, top_k=1), logits, seed=int(rng.integers(1000))) == int(
             np.argmax(logits)
         )
 
 
 def test_a_tiny_temperature_is_still_a_distribution_not_nan():
     logits = np.array([3.0, 1.0, 2.0], np.float32)
-    assert sample(SamplingConfig(temperature=1e-30), logits, seed=3) == 0
+    assert sample_one(SamplingConfig(temperature=1e-30), logits, seed=3) == 0
 
 
 def test_repetition_penalty_divides_positive_and_multiplies_negative_logits_of_seen_tokens():
@@ -48,7 +49,7 @@ def test_repetition_penalty_divides_positive_and_multiplies_negative_logits_of_s
     apply_repetition_penalty(logits, np.array([0, 1, 1]), 2.0)
     assert logits.tolist() == [1.0, -4.0, 1.0, -1.0]
     # Greedy picks token 2 once token 0 is penalized below it.
-    assert sample(SamplingConfig(repetition_penalty=2.5), [2.0, -2.0, 1.0, -1.0], history=[0]) == 2
+    assert sample_one(SamplingConfig(repetition_penalty=2.5), [2.0, -2.0, 1.0, -1.0], history=[0]) == 2
 
 
 def test_no_repeat_ngram_bans_the_tokens_that_would_repeat_an_ngram():
@@ -57,26 +58,41 @@ def test_no_repeat_ngram_bans_the_tokens_that_would_repeat_an_ngram():
     assert sorted(banned_ngram_tokens(history, 1).tolist()) == [5, 6, 7, 9]
     logits = np.zeros(10, np.float32)
     logits[7] = 5.0
-    assert sample(SamplingConfig(no_repeat_ngram_size=3), logits, history) != 7
+    assert sample_one(SamplingConfig(no_repeat_ngram_size=3), logits, history) != 7
 
 
 def test_top_p_keeps_the_smallest_set_reaching_p():
-    probabilities = np.array([0.15, 0.5, 0.05, 0.3], np.float32)
-    assert top_p_filter(probabilities, 0.7).tolist() == pytest.approx([0, 0.5, 0, 0.3])
-    assert top_p_filter(probabilities, 0.4).tolist() == pytest.approx([0, 0.5, 0, 0])
-    assert top_p_filter(np.full(4, 0.25, np.float32), 0.6).tolist() == [0.25, 0.25, 0.25, 0]  # ties: lower ids first
-    # A long flat tail: the partition it starts from grows until it holds p.
-    flat = np.full(1000, 0.001, np.float32)
-    assert np.count_nonzero(top_p_filter(flat, 0.5)) == pytest.approx(500, abs=1)
+    probabilities = np.array([[0.15, 0.5, 0.05, 0.3]] * 3 + [[0.25] * 4], np.float32)
+    nucleus = top_p_filter(probabilities, np.array([0.7, 0.4, 0.0, 0.6]))
+    # The third row has top-p off; the last has ties, where the lower ids come first.
+    assert np.allclose(nucleus, [[0, 0.5, 0, 0.3], [0, 0.5, 0, 0], [0.15, 0.5, 0.05, 0.3], [0.25, 0.25, 0.25, 0]])
+    # A long flat tail: every token can reach the nucleus.
+    flat = np.full((2, 1000), 0.001, np.float32)
+    assert np.count_nonzero(top_p_filter(flat, np.array([0.5, 1.0])), axis=1).tolist() == [pytest.approx(500, abs=1), 1000]
+
+
+def test_rows_sampled_together_draw_what_each_draws_alone():
+    rng = np.random.default_rng(5)
+    configs = [SamplingConfig(temperature=0.8, top_k=5), SamplingConfig(temperature=1.2, top_k=40, top_p=0.9),
+               SamplingConfig(), SamplingConfig(temperature=1.0, top_p=0.5), SamplingConfig(temperature=0.7, top_k=5),
+               SamplingConfig(temperature=1.0, top_k=12, repetition_penalty=1.3, no_repeat_ngram_size=2)]  # fmt: skip
+    for _ in range(20):
+        logits = rng.normal(0, 3, (len(configs), 300)).astype(np.float32)
+        history = rng.integers(0, 300, 30)
+        seeds = rng.integers(0, 1000, len(configs))
+        alone = [sample_one(c, row, history, int(seed)) for c, row, seed in zip(configs, logits, seeds, strict=True)]
+        samplers = [Sampler(c, np.random.default_rng(int(seed))) for c, seed in zip(configs, seeds, strict=True)]
+        assert sample(logits, samplers, [history] * len(configs)) == alone
+        assert alone[0] in np.argsort(-logits[0])[:5].tolist()  # a top-k row draws among its k best only
 
 
 def test_a_seed_replays_the_same_draws_and_draws_follow_the_distribution():
     config = SamplingConfig(temperature=1.0)
     logits = np.log(np.array([0.6, 0.3, 0.1], np.float32))
     sampler = Sampler(config, np.random.default_rng(42))
-    draws = [sampler(logits, np.empty(0, np.int64)) for _ in range(3000)]
+    draws = [sample(logits[None], [sampler], [np.empty(0, np.int64)])[0] for _ in range(3000)]
     again = Sampler(config, np.random.default_rng(42))
-    assert draws[:100] == [again(logits, np.empty(0, np.int64)) for _ in range(100)]
+    assert draws[:100] == [sample(logits[None], [again], [np.empty(0, np.int64)])[0] for _ in range(100)]
     assert np.bincount(draws, minlength=3) / len(draws) == pytest.approx([0.6, 0.3, 0.1], abs=0.03)
 
 
