@@ -64,8 +64,8 @@ class KVDecoder:
         if sorted(self._past_of.values()) != sorted(self.past_names):
             raise BundleError("the generation model's present.* outputs do not match its past_key_values.* inputs")
 
-    def new_cache(self) -> KVCache:
-        return KVCache(self.past_names, self.heads, self.head_dim, self.dtype)
+    def new_cache(self, max_context: int) -> KVCache:
+        return KVCache(self.past_names, self.heads, self.head_dim, self.dtype, max_context)
 
     def _run(
         self, input_ids: np.ndarray, past: dict[str, np.ndarray], mask: np.ndarray, positions: np.ndarray

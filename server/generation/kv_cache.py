@@ -8,7 +8,8 @@ always appended as the last column for every row, and
 
 - the attention mask of a step is 1 on each row's last length + 1 columns, 0 before;
 - the position id of a row's new token is its own length (not the batch width), so a row
-  reads the same positions as it would alone.
+  reads the same positions as it would alone;
+- the width never passes the model's context (a row leaves when its own length reaches it).
 
 Masked positions get no weight in the softmax, so with fp32 weights a row decodes bit for
 bit as it does alone.
@@ -42,8 +43,9 @@ class CacheBlock:
 
 
 class KVCache:
-    def __init__(self, names: Sequence[str], heads: int, head_dim: int, dtype: np.dtype) -> None:
+    def __init__(self, names: Sequence[str], heads: int, head_dim: int, dtype: np.dtype, max_width: int) -> None:
         self.names = tuple(names)  # the past_key_values.* input names, in the graph's order
+        self.max_width = max_width  # the model's context: no step's attention mask is wider
         self.heads = heads
         self.head_dim = head_dim
         self.dtype = dtype
@@ -127,7 +129,10 @@ class KVCache:
         self.busy = np.concatenate([self.busy, np.zeros(grown, bool)])
 
     def step_inputs(self) -> tuple[np.ndarray, np.ndarray]:
-        """(attention_mask (slots, width + 1), position_ids (slots, 1)) for feeding one token per slot."""
+        """(attention_mask (slots, width + 1), position_ids (slots, 1)) for feeding one token per slot.
+        Padding left in place would make the step's new column pass the model's context: it is cut first."""
+        if self.width >= self.max_width:
+            self._rebuild(self.slots, int(self.lengths.max()))
         width = self.width + 1
         columns = np.arange(width)
         mask = (columns[None, :] >= (width - 1 - self.lengths)[:, None]).astype(np.int64)

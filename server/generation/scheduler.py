@@ -135,7 +135,7 @@ class GenerationScheduler:
         self._rows: list[_Row] = []  # in the batch, in no order (each knows its slot); only the worker changes it
         # Rows of jobs taken from the queue and being prefilled: in neither _waiting nor _rows yet.
         self._reserved = 0
-        self._cache = decoder.new_cache()
+        self._cache = decoder.new_cache(max_context)
         self._closed = False
         self._thread: threading.Thread | None = None
 
@@ -376,4 +376,4 @@ class GenerationScheduler:
             job.cancel()
             job.emit(Failed(error))
         self._rows = []
-        self._cache = self.decoder.new_cache()
+        self._cache = self.decoder.new_cache(self.max_context)

@@ -172,7 +172,7 @@ def rows_of(cache: KVCache) -> list[list[float]]:
 
 
 def test_cache_rows_stay_right_aligned_with_their_own_positions():
-    cache = KVCache([KEY], heads=1, head_dim=1, dtype=np.float32)
+    cache = KVCache([KEY], heads=1, head_dim=1, dtype=np.float32, max_width=64)
     assert cache.add([block(1, 3)]) == [0]
     assert cache.add([block(2, 5, copies=2)]) == [1, 2]  # the batch widens: the short row is padded in front
     mask, positions = cache.step_inputs()
@@ -188,7 +188,7 @@ def test_cache_rows_stay_right_aligned_with_their_own_positions():
 
 
 def test_a_row_that_leaves_frees_its_slot_for_the_next_one_without_moving_the_others():
-    cache = KVCache([KEY], heads=1, head_dim=1, dtype=np.float32)
+    cache = KVCache([KEY], heads=1, head_dim=1, dtype=np.float32, max_width=64)
     cache.add([block(value, 4) for value in (1, 2, 3, 4, 5)])
     before = cache.tensors[KEY]
     assert cache.release([1]) == {}
@@ -210,10 +210,19 @@ def test_a_row_that_leaves_frees_its_slot_for_the_next_one_without_moving_the_ot
 
 
 def test_free_slots_ride_along_in_the_step_and_grow_no_padding():
-    cache = KVCache([KEY], heads=1, head_dim=1, dtype=np.float32)
+    cache = KVCache([KEY], heads=1, head_dim=1, dtype=np.float32, max_width=64)
     cache.add([block(1, 2), block(2, 2), block(3, 2), block(4, 2), block(5, 2)])
     cache.release([2])
     present = {KEY: np.concatenate([cache.tensors[KEY], np.full((5, 1, 1, 1), 9, np.float32)], axis=2)}
     cache.advance(present)
     assert cache.lengths.tolist() == [3, 3, 0, 3, 3] and cache.width == 3
     assert cache.step_inputs()[0][2].tolist() == [0, 0, 0, 1]
+
+
+def test_padding_is_cut_before_a_step_would_pass_the_models_context():
+    cache = KVCache([KEY], heads=1, head_dim=1, dtype=np.float32, max_width=8)
+    cache.add([block(1, 7), block(2, 8)])
+    cache.release([1])  # one column of padding in eight: left in place
+    assert cache.width == 8 and cache.lengths.tolist() == [7]
+    mask, _ = cache.step_inputs()  # a ninth column would pass the context of 8
+    assert cache.width == 7 and mask.shape == (1, 8) and rows_of(cache) == [[1] * 7]
