@@ -98,7 +98,7 @@ class GenerationSettings(_Section):
     default_max_tokens: int = Field(128, ge=1, description="new tokens when sampling.max_tokens is 0")
     default_candidates: int = Field(4, ge=1, description="candidates reranked by emotion when num_candidates is 0")
     default_temperature: float = Field(0.8, ge=0)
-    default_top_k: int = Field(0, ge=0)
+    default_top_k: int = Field(50, ge=0)
     default_top_p: float = Field(0.95, ge=0, le=1)
     default_repetition_penalty: float = Field(1.1, ge=0)
     max_resamples: int = Field(3, ge=0, description="content-filtered continuations resampled before giving up")
