@@ -199,17 +199,23 @@ def optimum_row(bundle_dir: Path, prompt_ids: list[int], threads: int, runs: int
 # --- a real server, concurrent streams ------------------------------------------------------------
 
 
+# How the streams decode: SamplingParams fields beside max_tokens and seed.
+STREAM_MODES: dict[str, dict[str, float]] = {
+    "greedy": {},
+    "sampled": {"temperature": 0.9, "top_k": 50, "top_p": 0.95},  # top-k and top-p as the server's defaults
+    "nucleus": {"temperature": 0.9, "top_p": 0.95},  # top-k off: top-p over the whole vocabulary
+}
+
+
 async def _stream_client(
-    stub: Any, until: float, index: int, greedy: bool, records: list[tuple[float, int, int]]
+    stub: Any, until: float, index: int, mode: str, records: list[tuple[float, int, int]]
 ) -> None:
     """Calls back to back until `until`; records (time to first chunk, completion tokens, chunks) per call."""
     from storyteller.v1 import common_pb2, story_pb2
 
     count = 0
     while time.perf_counter() < until:
-        sampling = common_pb2.SamplingParams(max_tokens=NEW_TOKENS, seed=index * 10_000 + count + 1)
-        if not greedy:
-            sampling.temperature, sampling.top_k, sampling.top_p = 0.9, 50, 0.95
+        sampling = common_pb2.SamplingParams(max_tokens=NEW_TOKENS, seed=index * 10_000 + count + 1, **STREAM_MODES[mode])
         prompt = STREAM_PROMPTS[(index + count) % len(STREAM_PROMPTS)]
         started = time.perf_counter()
         first, tokens, chunks = None, 0, 0
@@ -224,7 +230,9 @@ async def _stream_client(
         count += 1
 
 
-async def _streams(bundle_dir: Path, threads: int, levels: Sequence[int], seconds: float) -> dict[str, Any]:
+async def _streams(
+    bundle_dir: Path, threads: int, levels: Sequence[int], modes: Sequence[str], seconds: float
+) -> dict[str, Any]:
     import grpc
 
     from server.app import StorytellerServer
@@ -248,22 +256,21 @@ async def _streams(bundle_dir: Path, threads: int, levels: Sequence[int], second
             raise SystemExit(f"the server did not load the bundle: {server.registry.failures}")
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
             stub = story_pb2_grpc.StoryServiceStub(channel)
-            await _stream_client(stub, time.perf_counter() + 0.5, 0, True, [])  # warm-up
-            for greedy in (True, False):
+            await _stream_client(stub, time.perf_counter() + 0.5, 0, "greedy", [])  # warm-up
+            for mode in modes:
                 for streams in levels:
                     records: list[tuple[float, int, int]] = []
                     started = time.perf_counter()
                     until = started + seconds
-                    await asyncio.gather(*(_stream_client(stub, until, i, greedy, records) for i in range(streams)))
+                    await asyncio.gather(*(_stream_client(stub, until, i, mode, records) for i in range(streams)))
                     wall = time.perf_counter() - started
                     tokens = sum(r[1] for r in records)
                     results["cells"].append({
-                        "streams": streams, "greedy": greedy, "calls": len(records), "tokens": tokens,
+                        "streams": streams, "mode": mode, "calls": len(records), "tokens": tokens,
                         "tokens_per_s": tokens / wall, "ttft_p50_ms": statistics.median(r[0] for r in records) * 1000,
                         "mean_tokens_per_call": tokens / len(records),
                         "tokens_per_chunk": tokens / max(sum(r[2] for r in records), 1),
                     })  # fmt: skip
-                    mode = "greedy" if greedy else "sampled"
                     print(f"  {streams:>2} streams, {mode}: {len(records)} calls", flush=True)
     finally:
         await server.shutdown()
@@ -290,7 +297,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("EXPORT_BENCH_THREADS", "2")))
     parser.add_argument("--runs", type=int, default=5, help="timed runs per engine at batch 1 (median)")
     parser.add_argument("--streams", default="1,4,16", help="concurrent stream counts, comma-separated")
-    parser.add_argument("--seconds", type=float, default=6.0, help="seconds per stream count")
+    parser.add_argument(
+        "--modes", default=",".join(STREAM_MODES), help=f"how the streams decode, comma-separated: {', '.join(STREAM_MODES)}"
+    )
+    parser.add_argument("--seconds", type=float, default=6.0, help="seconds per stream count and mode")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     return parser.parse_args(list(argv))
 
@@ -321,20 +331,19 @@ def print_report(report: dict[str, Any]) -> None:
     if streams:
         print(f"\nGenerateStream through a real server (loopback, max_batch_size {streams['max_batch_size']}, "
               f"{streams['seconds_per_cell']:.0f} s per cell, {NEW_TOKENS} max tokens)")  # fmt: skip
-        print(f"{'streams':>8} | {'greedy: tokens/s  vs 1  TTFT p50 ms  tok/call  tok/chunk':>57}"
-              f" | {'sampled: tokens/s  vs 1  TTFT p50 ms  tok/call  tok/chunk':>58}")  # fmt: skip
-        cells = {(c["streams"], c["greedy"]): c for c in streams["cells"]}
+        print(f"{'mode':<9}{'streams':>8}{'tokens/s':>10}{'vs 1':>7}{'TTFT p50 ms':>13}{'tok/call':>10}{'tok/chunk':>11}")
+        cells = {(c["mode"], c["streams"]): c for c in streams["cells"]}
         levels = sorted({c["streams"] for c in streams["cells"]})
-        for n in levels:
-            parts = []
-            for greedy in (True, False):
-                cell, one = cells[(n, greedy)], cells[(levels[0], greedy)]
-                parts.append(f"{cell['tokens_per_s']:>16.0f} {_ratio(cell['tokens_per_s'], one['tokens_per_s']):>6}"
-                             f" {cell['ttft_p50_ms']:>12.1f} {cell['mean_tokens_per_call']:>9.0f}"
-                             f" {cell.get('tokens_per_chunk', 0):>10.1f}")  # fmt: skip
-            print(f"{n:>8} | {parts[0]:>57} | {parts[1]:>58}")
-        print(f"goal: aggregate tokens/s at {levels[-1]} streams >= {GOALS['streams']:.0f}x one stream"
-              " (sampled: temperature 0.9, top-k 50, top-p 0.95; sampled calls may end early at EOS)")
+        for mode in dict.fromkeys(c["mode"] for c in streams["cells"]):
+            one = cells[(mode, levels[0])]["tokens_per_s"]
+            for n in levels:
+                cell = cells[(mode, n)]
+                print(f"{mode:<9}{n:>8}{cell['tokens_per_s']:>10.0f}{_ratio(cell['tokens_per_s'], one):>7}"
+                      f"{cell['ttft_p50_ms']:>13.1f}{cell['mean_tokens_per_call']:>10.0f}{cell['tokens_per_chunk']:>11.1f}")  # fmt: skip
+        print(f"goal: aggregate tokens/s at {levels[-1]} streams >= {GOALS['streams']:.0f}x one stream. "
+              + "; ".join(f"{mode}: {', '.join(f'{k} {v:g}' for k, v in STREAM_MODES[mode].items()) or 'temperature 0'}"
+                          for mode in dict.fromkeys(c["mode"] for c in streams["cells"]))
+              + " (sampled calls may end early at EOS)")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -346,6 +355,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     hf = args.hf or next((c for c in HF_CANDIDATES if (c / "config.json").is_file()), None)
     levels = [int(n) for n in args.streams.split(",") if n.strip()]
+    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    if unknown := set(modes) - set(STREAM_MODES):
+        raise SystemExit(f"--modes: unknown {', '.join(sorted(unknown))}; choose from {', '.join(STREAM_MODES)}")
     try:
         from transformers.utils import logging as hf_logging
 
@@ -371,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         except Exception as exc:  # noqa: BLE001 - optimum raises many types; report and go on
             print(f"optimum could not run {bundle}: {type(exc).__name__}: {exc}")
     print("concurrent streams ...", flush=True)
-    streams = asyncio.run(_streams(args.bundle, args.threads, levels, args.seconds)) if levels else None
+    streams = asyncio.run(_streams(args.bundle, args.threads, levels, modes, args.seconds)) if levels else None
     manifest = json.loads((args.bundle / "manifest.json").read_text())
     report = {
         "model": manifest.get("name"), "bundle": str(args.bundle), "hf": str(hf) if hf else None,
