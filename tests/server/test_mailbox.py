@@ -35,13 +35,17 @@ async def test_a_closed_loop_refuses_posts():
         raise AssertionError("posting to a closed loop must raise")
 
 
-async def test_an_urgent_item_overtakes_the_interval_with_its_own_queue_only():
-    loop = asyncio.get_running_loop()
-    mailbox = Mailbox(loop, interval=lambda: 60.0)
+async def two_streams(interval_s: float) -> tuple[Mailbox, asyncio.Queue[str], asyncio.Queue[str]]:
+    """A mailbox that has just delivered (the next post waits for the interval) and two streams' queues."""
+    mailbox = Mailbox(asyncio.get_running_loop(), interval=lambda: interval_s)
     queue: asyncio.Queue[str] = asyncio.Queue()
-    other: asyncio.Queue[str] = asyncio.Queue()
     mailbox.post(queue, "first")
     assert await queue.get() == "first"
+    return mailbox, queue, asyncio.Queue()
+
+
+async def test_an_urgent_item_overtakes_the_interval_with_its_own_queue_only():
+    mailbox, queue, other = await two_streams(60.0)
     mailbox.post(queue, "held")  # would wait a minute
     mailbox.post(other, "other stream's text")
     mailbox.post(queue, "end", urgent=True)
@@ -52,12 +56,7 @@ async def test_an_urgent_item_overtakes_the_interval_with_its_own_queue_only():
 
 
 async def test_the_timed_delivery_still_comes_after_an_urgent_one():
-    loop = asyncio.get_running_loop()
-    mailbox = Mailbox(loop, interval=lambda: 0.05)
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    other: asyncio.Queue[str] = asyncio.Queue()
-    mailbox.post(queue, "first")
-    assert await queue.get() == "first"
+    mailbox, queue, other = await two_streams(0.05)
     mailbox.post(other, "text")
     mailbox.post(queue, "end", urgent=True)
     assert await asyncio.wait_for(queue.get(), timeout=5) == "end"
