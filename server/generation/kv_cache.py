@@ -50,8 +50,7 @@ class KVCache:
         self.head_dim = head_dim
         self.dtype = dtype
         self.tensors: dict[str, np.ndarray] = {name: self._empty(0, 0) for name in self.names}
-        self.lengths = np.zeros(0, np.int64)  # real positions per slot; 0 for a free slot
-        self.busy = np.zeros(0, bool)
+        self.lengths = np.zeros(0, np.int64)  # real positions per slot; 0 for a free slot (a row has at least 1)
 
     def _empty(self, slots: int, width: int) -> np.ndarray:
         return np.zeros((slots, self.heads, width, self.head_dim), self.dtype)
@@ -59,6 +58,11 @@ class KVCache:
     @property
     def slots(self) -> int:
         return int(self.lengths.size)
+
+    @property
+    def busy(self) -> np.ndarray:
+        """Per slot, whether a row holds it."""
+        return self.lengths > 0
 
     @property
     def width(self) -> int:
@@ -83,12 +87,10 @@ class KVCache:
                 tensor[slots, :, :padding] = 0
                 tensor[slots, :, padding:] = block.tensors[name]
             self.lengths[slots] = block.length
-            self.busy[slots] = True
         return taken
 
     def release(self, slots: Sequence[int]) -> dict[int, int]:
         """Frees these slots; returns the busy rows that moved to another slot ({old: new})."""
-        self.busy[list(slots)] = False
         self.lengths[list(slots)] = 0
         busy = np.flatnonzero(self.busy)
         moves: dict[int, int] = {}
@@ -99,14 +101,13 @@ class KVCache:
                 for tensor in self.tensors.values():
                     tensor[holes] = tensor[movers]
                 self.lengths[holes] = self.lengths[movers]
-                self.busy[holes] = True
                 moves = dict(zip(movers.tolist(), holes.tolist(), strict=True))
             kept = busy.size
         else:
             kept = int(busy[-1]) + 1 if busy.size else 0
         # A prefix of the slots is a contiguous view: dropping the free slots at the end copies nothing.
         self.tensors = {name: tensor[:kept] for name, tensor in self.tensors.items()}
-        self.lengths, self.busy = self.lengths[:kept], self.busy[:kept]
+        self.lengths = self.lengths[:kept]
         longest = int(self.lengths.max()) if kept else 0
         if (self.width - longest) * 4 > self.width:
             self._rebuild(kept, longest)
@@ -124,9 +125,7 @@ class KVCache:
                 new[:kept] = old[:, :, -shift:]
             new[kept:] = 0
             self.tensors[name] = new
-        grown = slots - self.slots
-        self.lengths = np.concatenate([self.lengths, np.zeros(grown, np.int64)])
-        self.busy = np.concatenate([self.busy, np.zeros(grown, bool)])
+        self.lengths = np.concatenate([self.lengths, np.zeros(slots - self.slots, np.int64)])
 
     def step_inputs(self) -> tuple[np.ndarray, np.ndarray]:
         """(attention_mask (slots, width + 1), position_ids (slots, 1)) for feeding one token per slot.

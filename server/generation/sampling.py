@@ -90,9 +90,10 @@ class Sampler:
             scores[banned] = -np.inf
 
 
-def sample(logits: np.ndarray, samplers: Sequence[Sampler], histories: Sequence[np.ndarray]) -> list[int]:
-    """The next token of each row from its logits (rows, vocab), sampler and history."""
-    scores = np.array(logits, dtype=np.float32, copy=True)
+def sample(scores: np.ndarray, samplers: Sequence[Sampler], histories: Sequence[np.ndarray]) -> list[int]:
+    """The next token of each row from its logits (scores: rows x vocab, float32), sampler and history.
+    The penalties are written into `scores`: the scheduler's are a gathered copy already, and copying
+    them again cost every step."""
     for row, sampler, history in zip(scores, samplers, histories, strict=True):
         sampler.penalize(row, history)
     tokens = np.argmax(scores, axis=1)  # what the greedy rows keep

@@ -97,7 +97,8 @@ class _Row:
 
 
 def _sample(rows: list[_Row], logits: np.ndarray) -> list[int]:
-    """The next token of each row from its logits (len(rows), vocab), all rows at once."""
+    """The next token of each row from its logits (len(rows), vocab, an array of its own: sampling writes
+    the penalties into it), all rows at once."""
     return sample(logits, [row.sampler for row in rows], [row.history for row in rows])
 
 
@@ -252,8 +253,9 @@ class GenerationScheduler:
         self._compact()
 
     def _compact(self) -> None:
-        if any(row.finished is not None for row in self._rows):
-            moves = self._cache.release([row.slot for row in self._rows if row.finished is not None])
+        ended = [row.slot for row in self._rows if row.finished is not None]
+        if ended:
+            moves = self._cache.release(ended)
             self._rows = [row for row in self._rows if row.finished is None]
             for row in self._rows:
                 row.slot = moves.get(row.slot, row.slot)
@@ -301,7 +303,7 @@ class GenerationScheduler:
         for job, logits, rows in first_tokens:
             try:
                 # A request's rows (its emotion candidates) share its prompt, so its first logits too.
-                for row, token in zip(rows, _sample(rows, np.broadcast_to(logits, (len(rows), logits.size))), strict=True):
+                for row, token in zip(rows, _sample(rows, np.repeat(logits[None], len(rows), axis=0)), strict=True):
                     self._accept(row, token, at)
             except Exception as exc:  # noqa: BLE001 - e.g. a sampler that cannot sample these logits
                 log.exception("generation failed on a first token; its request ends with an error")
