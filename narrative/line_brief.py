@@ -1,0 +1,89 @@
+"""The brief a chat-tuned story model gets for one NPC line, and its text: one layout for trainer and server.
+
+The story model learns NPC lines from the corpus's quoted dialogue (export/npc_examples.py) and
+the server asks for them from a session's state; both turn a `LineBrief` into chat messages here,
+so what the model reads at run time is what it was trained on, field for field. Fields without a
+value are left out rather than written empty, because the corpus rarely knows a place or a fact
+and the model must not learn that an empty field means anything.
+
+The reply is the spoken words alone: no quotation marks, no "she said", no other speaker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from narrative.chat_format import ChatFormat
+from narrative.context import GenerationContext
+from narrative.emotions import EkmanLabel
+from narrative.prompting import MOOD, PLAYER_IN_PROSE, Intent
+
+MAX_EARLIER = 4  # lines of the conversation so far that a brief carries, the latest last
+
+
+@dataclass(frozen=True)
+class Spoken:
+    """A line said earlier in the conversation."""
+
+    speaker: str
+    text: str
+
+
+@dataclass(frozen=True)
+class LineBrief:
+    speaker: str
+    listener: str = ""
+    scene: str = ""  # where, and what just happened
+    feeling: EkmanLabel | None = None
+    knows: tuple[str, ...] = ()
+    intent: Intent = ""
+    earlier: tuple[Spoken, ...] = ()
+    style: str = ""
+
+    def system(self) -> str:
+        story = f"a {self.style.replace('_', ' ')} story" if self.style else "a story"
+        return f"You write the next line {self.speaker} says in {story}. Reply with the spoken words only."
+
+    def user(self) -> str:
+        lines = [f"Speaker: {self.speaker}"]
+        if self.listener:
+            lines.append(f"Listener: {self.listener}")
+        if self.scene:
+            lines.append(f"Scene: {self.scene}")
+        if self.feeling is not None:
+            lines.append(f"{self.speaker} feels: {MOOD[self.feeling]}")
+        if self.knows:
+            lines.append(f"{self.speaker} knows: " + " ".join(fact.rstrip(".") + "." for fact in self.knows))
+        if self.intent:
+            lines.append(f"Intent: {self.intent}")
+        if self.earlier:
+            lines.append("Conversation so far:")
+            lines += [f'{line.speaker}: "{line.text}"' for line in self.earlier[-MAX_EARLIER:]]
+        return "\n".join(lines)
+
+    def prompt(self, chat: ChatFormat) -> str:
+        """The text up to where the line starts, in the model's chat layout."""
+        return chat.render(self.system(), self.user())
+
+
+def brief_from_context(
+    context: GenerationContext,
+    intent: Intent = "",
+    earlier: tuple[Spoken, ...] = (),
+    max_scene_chars: int = 400,
+) -> LineBrief:
+    """A session's context as a brief: the beat's place and summary as the scene, the speaker's facts."""
+    if context.speaker is None:
+        raise ValueError("an NPC line needs a speaker in its context")
+    listener = PLAYER_IN_PROSE if context.listener in (None, "the player") else context.listener
+    scene = f"{context.location.rstrip('.')}. {context.summary}".strip()
+    return LineBrief(
+        speaker=context.speaker,
+        listener=listener,
+        scene=scene[:max_scene_chars],
+        feeling=context.target_emotion,
+        knows=context.knowledge,
+        intent=intent,
+        earlier=earlier,
+        style=context.style,
+    )
