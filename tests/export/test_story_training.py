@@ -99,9 +99,10 @@ def test_epoch_blocks_are_reproducible_balanced_and_carry_controls():
     genres = ["big"] * 900 + ["small"] * 100
     corpus = _corpus(genres)
     first = epoch_blocks(corpus, config, epoch=0)
-    assert np.array_equal(first, epoch_blocks(corpus, config, epoch=0))
-    assert not np.array_equal(first, epoch_blocks(corpus, config, epoch=1))
-    stream = first.reshape(-1).tolist()
+    assert np.array_equal(first.ids, epoch_blocks(corpus, config, epoch=0).ids)
+    assert not np.array_equal(first.ids, epoch_blocks(corpus, config, epoch=1).ids)
+    assert first.learned.all()  # prose: every token is learned
+    stream = first.ids.reshape(-1).tolist()
     starts = [i for i, t in enumerate(stream[:-2]) if t == 0]
     assert all(stream[i + 1 : i + 3] == [1, 2] for i in starts)  # every segment: eot, style, emotion
     # size**0.5 balance: the small genre gets 100**0.5 / (900**0.5 + 100**0.5) = 25% of the draws, not 10%.
@@ -120,17 +121,17 @@ def test_every_epoch_has_the_same_number_of_batches():
     steps = len(epoch_blocks(corpus, config, 0)) // config.batch_size
     for epoch in range(8):
         batches = epoch_batches(corpus, config, epoch, steps)
-        assert batches.shape == (steps * 4, 16)
-        assert np.array_equal(batches[:4], epoch_blocks(corpus, config, epoch)[:4])
+        assert batches.ids.shape == batches.learned.shape == (steps * 4, 16)
+        assert np.array_equal(batches.ids[:4], epoch_blocks(corpus, config, epoch).ids[:4])
 
 
 def test_dropout_leaves_some_segments_without_controls_and_dev_keeps_all():
     corpus = _corpus(["g"] * 400)
     config = StoryTrainConfig(data=None, out=None, emotion_bundle=None, context=16, control_dropout=0.5)
-    stream = epoch_blocks(corpus, config, 0).reshape(-1).tolist()
+    stream = epoch_blocks(corpus, config, 0).ids.reshape(-1).tolist()
     follows = Counter(stream[i + 1] for i, t in enumerate(stream[:-1]) if t == 0)
     assert follows[1] and sum(v for k, v in follows.items() if k != 1)  # with and without the style token
-    dev = dev_blocks(corpus, config).reshape(-1).tolist()
+    dev = dev_blocks(corpus, config).ids.reshape(-1).tolist()
     assert all(dev[i + 1 : i + 3] == [1, 2] for i, t in enumerate(dev[:-2]) if t == 0)
 
 
