@@ -35,6 +35,7 @@ class Manifest:
     thresholds: dict[str, float] = field(default_factory=dict)  # label -> probability; absent: 0.5
     multi_label: bool = False
     control_tokens: ControlTokens = field(default_factory=ControlTokens)
+    chat_format: dict[str, str] | None = None  # narrative.chat_format.ChatFormat; None: no chat template
     special_tokens: dict[str, int] = field(default_factory=dict)
     source: dict[str, str] = field(default_factory=dict)
     parity: dict[str, Any] = field(default_factory=dict)

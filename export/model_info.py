@@ -95,3 +95,17 @@ def special_token_ids(config: PretrainedConfig, tokenizer: PreTrainedTokenizerFa
         if isinstance(value, int):
             ids[f"{name}_token_id"] = value
     return ids
+
+
+def base_model_source(model_dir: Path) -> dict[str, str]:
+    """Where a fine-tuned model's pretrained weights came from (export.base_model), for the manifest."""
+    from export.base_model import read_provenance
+
+    provenance = read_provenance(model_dir)
+    if provenance is None:
+        return {}
+    return {
+        "base_package": f"{provenance.package}=={provenance.version}",
+        "base_licence": provenance.licence,
+        "base_gguf_sha256": provenance.gguf_sha256,
+    }

@@ -190,11 +190,20 @@ def _manifest(
         thresholds=model_info.thresholds(request.model_dir, labels) if emotion else {},
         multi_label=emotion,
         control_tokens=model_info.ControlTokens() if emotion else model_info.control_tokens(tokenizer),
+        chat_format=None if emotion else _chat_format(tokenizer),
         special_tokens=model_info.special_token_ids(config, tokenizer),
         source={
             "model": request.model_dir.resolve().name,
             "architecture": (config.architectures or [type(model).__name__])[0],
             "model_type": config.model_type,
+            **model_info.base_model_source(request.model_dir),
         },
         parity=report.as_manifest(),
     )
+
+
+def _chat_format(tokenizer: PreTrainedTokenizerFast) -> dict[str, str] | None:
+    from export.story_base import chat_format_of
+
+    chat = chat_format_of(tokenizer)
+    return chat.as_manifest() if chat is not None else None

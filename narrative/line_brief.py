@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from narrative.chat_format import ChatFormat
 from narrative.context import GenerationContext
 from narrative.emotions import EkmanLabel
-from narrative.prompting import MOOD, PLAYER_IN_PROSE, Intent
+from narrative.graph import PlotGraph
+from narrative.prompting import MOOD, PLAYER_IN_PROSE, Intent, StoryPrompt
+from narrative.state import SessionState
+from narrative.vocabulary import PLAYER_ID
 
 MAX_EARLIER = 4  # lines of the conversation so far that a brief carries, the latest last
 
@@ -64,6 +67,28 @@ class LineBrief:
     def prompt(self, chat: ChatFormat) -> str:
         """The text up to where the line starts, in the model's chat layout."""
         return chat.render(self.system(), self.user())
+
+
+def _spoken_name(graph: PlotGraph, character: str) -> str:
+    return PLAYER_IN_PROSE.capitalize() if character == PLAYER_ID else graph.character(character).name
+
+
+def conversation(graph: PlotGraph, state: SessionState, listener: str, situation: str = "") -> tuple[Spoken, ...]:
+    """The session's latest lines said aloud, then what the listener has just said (`situation`)."""
+    earlier = [Spoken(_spoken_name(graph, line.speaker), line.text) for line in state.lines]
+    if situation.strip():
+        earlier.append(Spoken(_spoken_name(graph, listener), situation.strip()))
+    return tuple(earlier[-MAX_EARLIER:])
+
+
+def chat_line_prompt(
+    context: GenerationContext, chat: ChatFormat, intent: Intent = "", earlier: tuple[Spoken, ...] = (),
+    max_chars: int = 400,
+) -> StoryPrompt:
+    """An NPC line for a chat-tuned model: the brief in its chat layout. The line ends with the turn
+    (the model's end of text); a new line would be a second utterance, so it stops there too."""
+    brief = brief_from_context(context, intent, earlier, max_scene_chars=max_chars)
+    return StoryPrompt(brief.prompt(chat), context.style, context.target_emotion, ("\n",))
 
 
 def brief_from_context(

@@ -41,7 +41,7 @@ from narrative.schema import (
     ShiftRelationship,
     StrictModel,
 )
-from narrative.state import LOG_LIMIT, LogEntry, LogKind, SessionState
+from narrative.state import LOG_LIMIT, MAX_LINES, LogEntry, LogKind, SessionState, SpokenLine
 from narrative.vocabulary import PLAYER_ID, RELATIONSHIP_AXES, RelationshipAxis
 
 
@@ -176,10 +176,11 @@ def report_event(graph: PlotGraph, state: SessionState, event: GameEvent) -> Ses
 
 
 def observe_utterance(
-    graph: PlotGraph, state: SessionState, speaker: str, listener: str, emotion: EmotionVector
+    graph: PlotGraph, state: SessionState, speaker: str, listener: str, emotion: EmotionVector, text: str = ""
 ) -> tuple[SessionState, UtteranceDeltas]:
     """Apply rules (c) and (d) of `emotion_logic` to `listener` for a line `speaker` said with
-    `emotion` (an Ekman vector, e.g. `emotions.fold_to_ekman` of the classifier's output)."""
+    `emotion` (an Ekman vector, e.g. `emotions.fold_to_ekman` of the classifier's output); the
+    line's `text`, when given, joins the session's lines so the next NPC line can answer it."""
     _check_utterance(graph, state, speaker, listener)
     traits = graph.character(listener).traits
     toward = state.relationships.get(listener, {}).get(speaker, {})
@@ -200,6 +201,7 @@ def observe_utterance(
         "utterance",
         f"{_name(graph, speaker)} spoke to {_name(graph, listener)} with {emotion.dominant()}",
     )
+    _remember(draft, speaker, listener, text)
     before_values, after_values = before.as_dict(), after.as_dict()
     deltas = UtteranceDeltas(
         blend_weight=weight,
@@ -210,7 +212,7 @@ def observe_utterance(
 
 
 def deliver_line(
-    graph: PlotGraph, state: SessionState, speaker: str, listener: str, emotion: EmotionVector
+    graph: PlotGraph, state: SessionState, speaker: str, listener: str, emotion: EmotionVector, text: str = ""
 ) -> tuple[SessionState, UtteranceDeltas | None]:
     """`speaker` (a character) said a line in `emotion` to `listener`, as one step: rule (e) moves
     the speaker toward the line's emotion, and a character listener hears it by rules (c) and
@@ -223,8 +225,9 @@ def deliver_line(
         draft, heard = state.model_copy(deep=True), None
         draft.step += 1
         _log(draft, "utterance", f"{_name(graph, speaker)} spoke to the player with {emotion.dominant()}")
+        _remember(draft, speaker, listener, text)
     else:
-        draft, heard = observe_utterance(graph, state, speaker, listener, emotion)
+        draft, heard = observe_utterance(graph, state, speaker, listener, emotion, text)
     weight = emotion_logic.expression_weight(graph.character(speaker).traits)
     draft.emotions[speaker] = emotion_logic.blend(draft.emotions[speaker], emotion, weight)
     return draft, heard
@@ -323,6 +326,12 @@ def _set_relationship(
 
 def _name(graph: PlotGraph, character: str) -> str:
     return "The player" if character == PLAYER_ID else graph.character(character).name
+
+
+def _remember(draft: SessionState, speaker: str, listener: str, text: str) -> None:
+    if text.strip():
+        draft.lines.append(SpokenLine(step=draft.step, speaker=speaker, listener=listener, text=text.strip()))
+        del draft.lines[:-MAX_LINES]
 
 
 def _log(draft: SessionState, kind: LogKind, text: str) -> None:

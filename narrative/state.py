@@ -29,6 +29,20 @@ class LogEntry(BaseModel):
     text: str
 
 
+MAX_LINES = 8  # lines said aloud that a session keeps for grounding the next ones
+
+
+class SpokenLine(BaseModel):
+    """A line said aloud in the session (a player's reported utterance or a delivered NPC line)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    step: int
+    speaker: str  # a character id or "player"
+    listener: str
+    text: str
+
+
 class SessionState(BaseModel):
     """One playthrough. Session functions never mutate a state; they return a new one."""
 
@@ -47,6 +61,9 @@ class SessionState(BaseModel):
     present: list[str] = Field(default_factory=list, description="Characters in the current beat.")
     removed: dict[str, Literal["left", "died"]] = Field(default_factory=dict)
     log: list[LogEntry] = Field(default_factory=list)
+    lines: list[SpokenLine] = Field(
+        default_factory=list, description=f"The latest lines said aloud, oldest first; at most {MAX_LINES}."
+    )
 
     def to_json(self) -> str:
         return self.model_dump_json()

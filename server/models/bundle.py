@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from narrative.chat_format import ChatFormat
+
 MANIFEST = "manifest.json"
 TOKENIZER = "tokenizer.json"
 
@@ -38,6 +40,9 @@ class BundleManifest(BaseModel):
     thresholds: dict[str, float] = Field(default_factory=dict, description="label -> probability; absent: 0.5")
     multi_label: bool = False
     control_tokens: ControlTokens = ControlTokens()
+    chat_format: dict[str, str] | None = Field(
+        None, description="narrative.chat_format.ChatFormat of a chat model (NPC lines are written as a chat); None: prose prompts"
+    )
     special_tokens: dict[str, int] = Field(default_factory=dict, description="pad/bos/eos_token_id")
     max_context: int = 0
     model_file: str = Field(description="the ONNX graph, relative to the bundle folder")
@@ -51,6 +56,15 @@ class BundleManifest(BaseModel):
     files: dict[str, str] = Field(description="path relative to the bundle -> sha256 of every file but the manifest")
     tools: dict[str, str] = Field(default_factory=dict, description="package -> version that built the bundle")
     parity: dict[str, Any] = Field(default_factory=dict, description="ONNX vs torch figures measured at export")
+
+    def chat(self) -> ChatFormat | None:
+        """The chat layout NPC-line prompts are written in; None for a prose-only model."""
+        if self.chat_format is None:
+            return None
+        try:
+            return ChatFormat(**self.chat_format)
+        except TypeError as exc:
+            raise BundleError(f"manifest chat_format: {exc}") from None
 
 
 def read_manifest(folder: Path) -> BundleManifest:

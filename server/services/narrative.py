@@ -136,7 +136,7 @@ class NarrativeServicer(narrative_pb2_grpc.NarrativeServiceServicer):
         deltas = []
 
         def hear(graph, state):
-            new_state, change = observe_utterance(graph, state, speaker, request.listener_id, observed)
+            new_state, change = observe_utterance(graph, state, speaker, request.listener_id, observed, text)
             deltas.append(change)
             return new_state
 

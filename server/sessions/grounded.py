@@ -22,6 +22,7 @@ from narrative.coherence import CoherenceWarning, check
 from narrative.context import build_context
 from narrative.emotions import EKMAN_AXES, EkmanLabel, EmotionVector
 from narrative.graph import PlotGraph
+from narrative.line_brief import chat_line_prompt, conversation
 from narrative.prompting import Intent, StoryPrompt, narration_prompt, npc_line_prompt
 from narrative.session import deliver_line
 from narrative.state import SessionState
@@ -115,7 +116,9 @@ class GroundedWriter:
                 if ask.apply_to_state and result.detected_emotion is not None and result.text.strip():
                     heard = EmotionVector.of(result.detected_emotion.ekman)
                     after = await self._sessions.change(
-                        ask.session_id, state.step, lambda g, s: deliver_line(g, s, ask.character_id, listener, heard)[0]
+                        ask.session_id,
+                        state.step,
+                        lambda g, s: deliver_line(g, s, ask.character_id, listener, heard, result.text.strip())[0],
                     )
                     item = replace(item, step=after.state.step)
                 yield item
@@ -200,7 +203,16 @@ async def line_in_state(
     context = build_context(graph, state, speaker=ask.character_id, listener=listener)
     style, emotion, warnings = _controls(story, ask.style, context.style, ask.target_emotion, context.target_emotion or "")
     line_context = replace(context, target_emotion=ask.target_emotion or context.target_emotion)
-    prompt = _fit(story, lambda chars: npc_line_prompt(line_context, ask.intent, ask.situation, chars), params.max_new_tokens)
+    # A chat-tuned model reads a brief with the conversation so far; a prose model, a scene to continue.
+    chat = story.bundle.manifest.chat()
+    earlier = conversation(graph, state, listener, ask.situation) if chat is not None else ()
+
+    def build(chars: int) -> StoryPrompt:
+        if chat is not None:
+            return chat_line_prompt(line_context, chat, ask.intent, earlier, chars)
+        return npc_line_prompt(line_context, ask.intent, ask.situation, chars)
+
+    prompt = _fit(story, build, params.max_new_tokens)
     params = replace(params, style=style, target_emotion=emotion)
     async with contextlib.aclosing(
         _write(story, graph, state, prompt, params, ask.character_id, warnings, deadline, started)

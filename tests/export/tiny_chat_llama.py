@@ -39,12 +39,12 @@ def build_tiny_chat_llama(folder: Path, seed: int = 0) -> Path:
     tokenizer.train_from_iterator(SENTENCES * 3, trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, bos_token="<|im_start|>", eos_token="<|im_end|>", pad_token="<|im_end|>",
-        unk_token="<|endoftext|>", model_input_names=["input_ids", "attention_mask"], model_max_length=256,
+        unk_token="<|endoftext|>", model_input_names=["input_ids", "attention_mask"], model_max_length=1024,
     )  # fmt: skip
     fast.chat_template = CHAT_TEMPLATE
     config = LlamaConfig(
         vocab_size=tokenizer.get_vocab_size(), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256, rope_theta=10000.0,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024, rope_theta=10000.0,
         tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=2,
     )  # fmt: skip
     torch.manual_seed(seed)

@@ -94,6 +94,27 @@ def tiny_emotion_bundle(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_chat_story_bundle(tmp_path_factory) -> Path:
+    """A generation bundle of a tiny chat Llama prepared as `train story --base` prepares SmolLM2:
+    control tokens for the mystery style and the Ekman emotions, <|endoftext|> as BOS/EOS, and the
+    chat layout in its manifest (untrained: what it writes is noise, how it is asked is the point)."""
+    from export.pipeline import ExportRequest, run_export
+    from export.story_base import load_base_model, load_base_tokenizer
+    from tests.export.tiny_chat_llama import build_tiny_chat_llama
+
+    folder = tmp_path_factory.mktemp("tiny-chat-story")
+    base = build_tiny_chat_llama(folder / "base")
+    tokenizer = load_base_tokenizer(base, ["mystery"])
+    load_base_model(base, tokenizer, dropout=0.0).save_pretrained(folder / "source")
+    tokenizer.save_pretrained(folder / "source")
+    run_export(
+        ExportRequest(folder / "source", "generation", folder / "bundle", name="tiny-chat-story", quantize="none",
+                      threads=1, progress=False)
+    )  # fmt: skip
+    return folder / "bundle"
+
+
+@pytest.fixture(scope="session")
 def tiny_story_bundle(tmp_path_factory) -> Path:
     """A real generation bundle: tiny random GPT-2 with style/emotion control tokens, exported
     with its KV cache by the pipeline (styles fantasy, horror; emotions joy, fear; context 128).

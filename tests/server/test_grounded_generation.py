@@ -117,3 +117,38 @@ async def test_bad_npc_line_requests_name_the_field_and_change_nothing(stub, cha
     assert caught.value.code() == code and field in caught.value.details()
     after = (await stub.GetSession(pb.GetSessionRequest(session_id=session.session_id))).session
     assert after.step == session.step
+
+
+@pytest.fixture
+async def chat_stub(start_server, channel_to, tiny_chat_story_bundle, tiny_emotion_bundle):
+    settings = make_settings(
+        models__story=str(tiny_chat_story_bundle), models__emotion=str(tiny_emotion_bundle),
+        models__intra_op_threads=1, narrative__graphs=str(LIGHTHOUSE),
+    )  # fmt: skip
+    server = await start_server(settings)
+    channel = channel_to(server)
+    await wait_serving(channel)
+    return narrative_pb2_grpc.NarrativeServiceStub(channel)
+
+
+async def test_a_chat_model_answers_what_was_said_earlier_in_the_session(chat_stub, tiny_chat_story_bundle):
+    import json
+
+    manifest = json.loads((tiny_chat_story_bundle / "manifest.json").read_text())
+    assert manifest["chat_format"]["user_to_assistant"].endswith("assistant\n")
+    session = (await chat_stub.StartSession(pb.StartSessionRequest(graph_id="lighthouse_mystery"))).session
+    ask = pb.NpcLineRequest(session_id=session.session_id, character_id="constable", sampling=SAMPLING)
+    _, before = await collect(chat_stub.NpcLine(ask))
+    assert before.style == "mystery" and before.completion_tokens > 0
+    heard = "Who has been lighting the lamp at night, constable? I saw it from the harbour."
+    await chat_stub.ReportUtterance(
+        pb.ReportUtteranceRequest(session_id=session.session_id, listener_id="constable", text=heard)
+    )
+    _, after = await collect(chat_stub.NpcLine(ask))
+    # The brief now carries the player's line ("Conversation so far"): the prompt grew by at least its words.
+    assert after.prompt_tokens >= before.prompt_tokens + len(heard.split())
+    situation = pb.NpcLineRequest(
+        session_id=session.session_id, character_id="constable", sampling=SAMPLING, situation="Answer me!"
+    )
+    _, answered = await collect(chat_stub.NpcLine(situation))
+    assert answered.prompt_tokens > after.prompt_tokens
