@@ -91,6 +91,18 @@ def chat_line_prompt(
     return StoryPrompt(brief.prompt(chat), context.style, context.target_emotion, ("\n",))
 
 
+def chat_situation_prompt(
+    speaker: str, situation: str, chat: ChatFormat, listener: str = "", intent: Intent = "",
+    emotion: EkmanLabel | None = None, style: str = "", max_chars: int = 400,
+) -> StoryPrompt:
+    """A line outside any plot graph (a spreadsheet row) for a chat-tuned model: the situation is the scene."""
+    brief = LineBrief(
+        speaker=speaker, listener=listener or PLAYER_IN_PROSE, scene=situation.strip()[-max_chars:] if max_chars else "",
+        feeling=emotion, intent=intent, style=style,
+    )  # fmt: skip
+    return StoryPrompt(brief.prompt(chat), style, emotion, ("\n",))
+
+
 def brief_from_context(
     context: GenerationContext,
     intent: Intent = "",

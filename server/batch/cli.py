@@ -14,6 +14,7 @@ from typing import Any
 
 import grpc
 
+from narrative.chat_format import ChatFormat
 from server.config import SAMPLE_MODELS
 
 PROMPT_CHARS = 400  # scene text before a line, at most
@@ -97,13 +98,13 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     checker = None
     try:
-        max_context, styles = _model_facts(args)
+        max_context, styles, chat = _model_facts(args)
         budget = args.prompt_chars or char_budget(max_context, args.max_tokens, PROMPT_CHARS)
         if args.graph:
-            lines = graph_requests(args.graph, intents_arg(args.intents), args.variants, budget)
+            lines = graph_requests(args.graph, intents_arg(args.intents), args.variants, budget, chat)
             requests, checker, bad = lines.requests, lines.check, []
         else:
-            requests, bad = file_requests(args.lines, styles, budget)
+            requests, bad = file_requests(args.lines, styles, budget, chat)
     except (BatchInputError, BundleError, ValueError) as exc:
         return _fail(str(exc), 2)
     except grpc.RpcError as exc:
@@ -130,15 +131,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_facts(args: argparse.Namespace) -> tuple[int, frozenset[str]]:
-    """The story model's context and styles, which prompts must fit and rows may name."""
+def _model_facts(args: argparse.Namespace) -> tuple[int, frozenset[str], ChatFormat | None]:
+    """The story model's context and styles, which prompts must fit and rows may name, and the chat
+    layout its NPC-line prompts are written in (None: prose prompts)."""
     if args.server:
         from server.batch.writers import GrpcWriter
 
-        async def ask() -> tuple[int, frozenset[str]]:
+        async def ask() -> tuple[int, frozenset[str], ChatFormat | None]:
             writer = GrpcWriter(args.server[0], timeout_s=10)
             try:
-                return await writer.max_context(), await writer.styles()
+                return await writer.max_context(), await writer.styles(), await writer.chat_format()
             finally:
                 await writer.close()
 
@@ -146,7 +148,7 @@ def _model_facts(args: argparse.Namespace) -> tuple[int, frozenset[str]]:
     from server.models.bundle import read_manifest
 
     manifest = read_manifest(args.bundle)
-    return manifest.max_context, frozenset(manifest.control_tokens.styles)
+    return manifest.max_context, frozenset(manifest.control_tokens.styles), manifest.chat()
 
 
 def _run(args, requests, output, sampling, checker):

@@ -11,6 +11,7 @@ import csv
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import get_args
 
@@ -19,6 +20,8 @@ from narrative.context import build_context
 from narrative.diagnostics import Severity
 from narrative.emotions import EKMAN_AXES
 from narrative.graph import PlotGraph
+from narrative.chat_format import ChatFormat
+from narrative.line_brief import chat_line_prompt, chat_situation_prompt
 from narrative.lint import lint_text
 from narrative.prompting import INTENT_VERBS, Intent, npc_line_prompt, situation_line_prompt
 from narrative.session import state_at
@@ -60,9 +63,14 @@ class GraphLines:
 
 
 def graph_requests(
-    path: Path, intents: Sequence[Intent] = DEFAULT_INTENTS, variants: int = 1, max_prompt_chars: int = 400
+    path: Path,
+    intents: Sequence[Intent] = DEFAULT_INTENTS,
+    variants: int = 1,
+    max_prompt_chars: int = 400,
+    chat: ChatFormat | None = None,
 ) -> GraphLines:
-    """A line per (beat, present character, intent, variant), beats in file order, endings excluded."""
+    """A line per (beat, present character, intent, variant), beats in file order, endings excluded;
+    prompts in `chat`'s layout for a chat-tuned model, else as prose to continue."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -72,18 +80,27 @@ def graph_requests(
     if graph is None or errors:
         raise BatchInputError("\n".join(d.format() for d in errors or diagnostics))
     states = {beat.id: state_at(graph, beat.id) for beat in graph.beats if not beat.ending}
-    return GraphLines(graph, states, list(_graph_lines(graph, states, intents, variants, max_prompt_chars)))
+    return GraphLines(graph, states, list(_graph_lines(graph, states, intents, variants, max_prompt_chars, chat)))
 
 
 def _graph_lines(
-    graph: PlotGraph, states: dict[str, SessionState], intents: Sequence[Intent], variants: int, max_chars: int
+    graph: PlotGraph,
+    states: dict[str, SessionState],
+    intents: Sequence[Intent],
+    variants: int,
+    max_chars: int,
+    chat: ChatFormat | None,
 ) -> Iterator[LineRequest]:
     for beat_id, state in states.items():
         beat = graph.beat(beat_id)
         for character in state.present:
             context = build_context(graph, state, speaker=character, listener=PLAYER_ID)
             for intent in intents:
-                prompt = npc_line_prompt(context, intent=intent, max_chars=max_chars)
+                prompt = (
+                    chat_line_prompt(context, chat, intent, max_chars=max_chars)
+                    if chat is not None
+                    else npc_line_prompt(context, intent=intent, max_chars=max_chars)
+                )
                 for variant in range(variants):
                     yield LineRequest(
                         id=f"{graph.story.id}.{beat.id}.{character}.{intent}.{variant}",
@@ -137,7 +154,7 @@ def _check_row(number: int, fields: dict, styles: frozenset[str]) -> tuple[dict,
 
 
 def file_requests(
-    path: Path, styles: frozenset[str] = frozenset(), max_prompt_chars: int = 400
+    path: Path, styles: frozenset[str] = frozenset(), max_prompt_chars: int = 400, chat: ChatFormat | None = None
 ) -> tuple[list[LineRequest], list[RowError]]:
     """The lines of every good row, and an error per bad row (its first problem first)."""
     if path.suffix.lower() not in (".csv", ".jsonl"):
@@ -163,7 +180,8 @@ def file_requests(
             errors.extend(problems)
             continue
         seen[key] = number
-        prompt = situation_line_prompt(
+        line_prompt = situation_line_prompt if chat is None else partial(chat_situation_prompt, chat=chat)
+        prompt = line_prompt(
             clean["character"], clean.get("situation", ""), listener=clean.get("listener", ""),
             intent=clean.get("intent", ""), emotion=clean.get("emotion") or None, style=clean.get("style", ""),
             max_chars=max_prompt_chars,

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import grpc
 
+from narrative.chat_format import ChatFormat
 from server.batch.output import LineRecord
 from server.batch.requests import LineRequest
 from server.generation.local import LocalModels, open_local
@@ -106,6 +107,13 @@ class GrpcWriter:
 
     async def max_context(self) -> int:
         return (await self._describe()).max_context
+
+    async def chat_format(self) -> ChatFormat | None:
+        model = await self._describe()
+        if not model.HasField("chat_format"):
+            return None
+        layout = model.chat_format
+        return ChatFormat(layout.system_prefix, layout.system_to_user, layout.user_to_assistant, layout.reply_suffix)
 
     async def write(self, request: LineRequest, seed: int, sampling: BatchSampling) -> LineRecord:
         model = await self._describe()

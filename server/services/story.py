@@ -134,6 +134,7 @@ class StoryServicer(story_pb2_grpc.StoryServiceServicer):
                     emotions=sorted(b.manifest.control_tokens.emotions),
                     max_context=b.manifest.max_context,
                     provider=b.session.get_providers()[0],
+                    chat_format=story_pb2.ChatFormat(**b.manifest.chat_format) if b.manifest.chat_format else None,
                 )
                 for b in self._registry.bundles.values()
             ]

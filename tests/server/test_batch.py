@@ -135,3 +135,34 @@ def test_on_a_local_ray_the_file_is_the_same(models, tmp_path):
     assert batch("--lines", str(rows), "--out", str(local), *models, *FAST) == 0
     assert batch("--lines", str(rows), "--out", str(on_ray), "--ray", "local", "--workers", "2", *models, *FAST) == 0
     assert on_ray.read_bytes() == local.read_bytes()
+
+
+async def test_a_chat_model_gets_briefs_locally_and_through_a_server_alike(
+    tmp_path, start_server, tiny_chat_story_bundle, tiny_emotion_bundle
+):
+    import asyncio
+
+    import grpc
+
+    from server.batch.sources import file_requests, graph_requests
+    from server.models.bundle import read_manifest
+
+    chat = read_manifest(tiny_chat_story_bundle).chat()
+    assert chat is not None
+    [first, *_] = graph_requests(LIGHTHOUSE, ("warn",), chat=chat).requests
+    assert first.prompt.text.startswith(chat.system_prefix) and "Intent: warn" in first.prompt.text
+    rows = tmp_path / "rows.csv"
+    rows.write_text("key,character,listener,situation,intent\ninn,Maren,Tobias,The inn is on fire.,warn\n")
+    [row], _ = file_requests(rows, chat=chat)
+    assert row.prompt.text.endswith(chat.user_to_assistant) and "Scene: The inn is on fire." in row.prompt.text
+
+    models = ["--bundle", str(tiny_chat_story_bundle), "--emotion-model", str(tiny_emotion_bundle)]
+    local, remote = tmp_path / "local.jsonl", tmp_path / "remote.jsonl"
+    args = ["--graph", str(LIGHTHOUSE), "--intents", "greet", *FAST]
+    settings = make_settings(models__story=str(tiny_chat_story_bundle), models__emotion=str(tiny_emotion_bundle))
+    server = await start_server(settings)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        await wait_serving(channel)
+    assert await asyncio.to_thread(batch, *args, *models, "--out", str(local)) == 0
+    code = await asyncio.to_thread(batch, *args, "--server", f"127.0.0.1:{server.port}", "--out", str(remote))
+    assert code == 0 and remote.read_bytes() == local.read_bytes()
