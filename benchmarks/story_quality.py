@@ -347,7 +347,7 @@ async def _measure(args: argparse.Namespace, corpus: Path) -> dict[str, Any]:
     count = args.ppl_blocks or int(train_config.get("eval_blocks") or 192)
     config = StoryTrainConfig(data=corpus, out=corpus.parent, emotion_bundle=args.emotion_bundle, context=context,
                               eval_blocks=count)  # fmt: skip
-    blocks = dev_blocks(encode(generator.tokenizer, dev), config)
+    blocks = dev_blocks(encode(generator.tokenizer, dev), config).ids  # prose only: every position is learned
     print(f"perplexity: {len(blocks)} dev blocks of {context} tokens ...", flush=True)
     ppl: dict[str, Any] = {"blocks": len(blocks), "context": context}
     ppl["ort_bundle"] = await asyncio.to_thread(ort_perplexity, story.session, blocks)
