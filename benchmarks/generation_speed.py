@@ -380,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             continue
         try:
             rows.append(optimum_row(bundle, prompt_ids, args.threads, args.runs))
-        except Exception as exc:  # noqa: BLE001 - optimum raises many types; report and go on
+        except Exception as exc:  # optimum raises many types; report and go on
             print(f"optimum could not run {bundle}: {type(exc).__name__}: {exc}")
     print("concurrent streams ...", flush=True)
     streams = asyncio.run(_streams(args.bundle, args.threads, levels, modes, args.seconds)) if levels else None

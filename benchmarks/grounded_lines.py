@@ -56,7 +56,7 @@ async def hit_rates(requests: int) -> dict[str, dict]:
         for label, candidates in (("control token only", 1), ("classifier in the loop (4 candidates)", 4)):
             started = time.perf_counter()
 
-            async def one(i: int, graph, state, character) -> tuple[str, str, int]:
+            async def one(i: int, graph, state, character, candidates: int = candidates) -> tuple[str, str, int]:
                 target = EKMAN_AXES[i % len(EKMAN_AXES)]
                 ask = LineAsk("", character, intent=INTENTS[i % len(INTENTS)], target_emotion=target)
                 params = GenerationParams(

@@ -254,7 +254,7 @@ def emotion_requests(targets: Sequence[str], per_target: int, seed: int, mode: s
         Request(
             opening(i), "", "" if mode == "baseline" else target, 4 if mode == "rerank" else 1,
             seed * 1_000_000 + offset + t * per_target + i + 1,
-        )  # fmt: skip
+        )
         for t, target in enumerate(targets)
         for i in range(per_target)
     ]
@@ -406,7 +406,7 @@ async def _measure(args: argparse.Namespace, corpus: Path) -> dict[str, Any]:
         "tokens_per_s": runner.tokens / seconds,
     }  # fmt: skip
 
-    generated_words = int(round(text_figures([g.text for g in styled])["mean_words"])) or 1
+    generated_words = round(text_figures([g.text for g in styled])["mean_words"]) or 1
     reference = [cut_words(s.text, generated_words) for s in dev[:: max(1, len(dev) // len(styled))][: len(styled)]]
     report["diversity"] = {
         "style control": text_figures([g.text for g in styled]),

@@ -58,9 +58,10 @@ class SourceDocument:
             return 1, 1
         line, column = target.start_mark.line + 1, target.start_mark.column + 1
         # Offsets map onto columns only for a plain or quoted scalar written on one line.
-        inline = isinstance(target, yaml.ScalarNode) and target.style in (None, "'", '"')
-        if offset is not None and inline and target.start_mark.line == target.end_mark.line:
-            column += offset + (1 if target.style else 0)
+        scalar = target if isinstance(target, yaml.ScalarNode) else None
+        inline = scalar is not None and scalar.style in (None, "'", '"')
+        if offset is not None and scalar is not None and inline and scalar.start_mark.line == scalar.end_mark.line:
+            column += offset + (1 if scalar.style else 0)
         return line, column
 
 

@@ -30,13 +30,12 @@ from narrative.errors import (
     InvalidEventError,
     UnknownReferenceError,
 )
-
 from server.config import ModelSettings, ServerSettings, Settings, TlsSettings
+from server.generation.safety import open_filter
 from server.interceptors.auth import AuthInterceptor
 from server.interceptors.status import StatusInterceptor
 from server.metrics import Readings, ServerMetrics
 from server.models.registry import ModelRegistry
-from server.generation.safety import open_filter
 from server.models.served import ServedModels
 from server.services.narrative import NarrativeServicer
 from server.services.story import StoryServicer

@@ -239,7 +239,9 @@ def _path_keys() -> set[str]:
     """The "section.key" names whose values are file system paths."""
     keys = set()
     for section, section_field in Settings.model_fields.items():
-        for name, field in section_field.annotation.model_fields.items():
+        model = section_field.annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel), f"{section} is not a section"
+        for name, field in model.model_fields.items():
             if field.annotation is Path or Path in get_args(field.annotation) or field.annotation == tuple[Path, ...]:
                 keys.add(f"{section}.{name}")
     return keys

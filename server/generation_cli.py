@@ -51,7 +51,7 @@ def _request(args: argparse.Namespace, defaults: GenerationSettings) -> Any:
     """The flags as a GenerateRequest; a flag left out takes the configured default, not "off"."""
     from storyteller.v1 import common_pb2, story_pb2
 
-    values = {
+    values: dict[str, Any] = {
         "temperature": defaults.default_temperature,
         "top_k": defaults.default_top_k,
         "top_p": defaults.default_top_p,

@@ -13,9 +13,9 @@ from functools import cached_property
 from narrative.algorithms import reachable_beats
 from narrative.expressions import Expr, references
 from narrative.graph import PlotGraph
+from narrative.lint.abstract import CallOracle, in_beat
 from narrative.lint.codes import DEFAULT_EMOTION_SHIFT_THRESHOLD, LintCode
 from narrative.lint.domain import State
-from narrative.lint.abstract import CallOracle, in_beat
 from narrative.lint.flow import Components, components
 from narrative.lint.knowledge import Knowledge
 from narrative.lint.ranges import variable_ranges

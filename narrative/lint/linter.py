@@ -100,4 +100,4 @@ def _diagnostic(finding: LintFinding, document: SourceDocument | None) -> Diagno
         filename, (line, column) = UNPOSITIONED, (1, 1)
     else:
         filename, (line, column) = document.filename, document.position(finding.path, offset=finding.offset)
-    return Diagnostic(finding.code, rule.severity, finding.message, filename, line, column, rule.hint)  # type: ignore[arg-type]
+    return Diagnostic(finding.code, rule.severity, finding.message, filename, line, column, rule.hint)

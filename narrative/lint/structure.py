@@ -55,11 +55,11 @@ def trap_cycles(context: LintContext) -> Iterator[LintFinding]:
         if any(parts.index[choice.to] != component for b in beats for choice in graph.choices_from(b)):
             continue
         traps.append(sorted(beats, key=order.__getitem__))
-    for beats in sorted(traps, key=lambda beats: order[beats[0]]):
-        shown = ", ".join(repr(b) for b in beats[:_LISTED])
-        more = f" and {len(beats) - _LISTED} more" if len(beats) > _LISTED else ""
+    for trap in sorted(traps, key=lambda trap: order[trap[0]]):
+        shown = ", ".join(repr(b) for b in trap[:_LISTED])
+        more = f" and {len(trap) - _LISTED} more" if len(trap) > _LISTED else ""
         yield LintFinding(
             LintCode.TRAP_CYCLE,
             f"beats {shown}{more} lead only to each other and none is an ending: a playthrough there never ends",
-            context.beat_path(beats[0]),
+            context.beat_path(trap[0]),
         )

@@ -10,15 +10,16 @@ from collections.abc import Iterator
 
 from narrative.lint.codes import LintCode
 from narrative.lint.context import LintContext, LintFinding
-from narrative.schema import AddVariable, SetVariable
+from narrative.schema import AddVariable, Beat, Choice, SetVariable
 
 
 def variable_usage(context: LintContext) -> Iterator[LintFinding]:
     """L110 read but never written, L111 written but never read, L112 neither."""
     spec = context.graph.spec
+    owners: tuple[Beat | Choice, ...] = (*spec.beats, *spec.choices)
     written = {
         effect.variable
-        for owner in (*spec.beats, *spec.choices)
+        for owner in owners
         for effect in owner.effects
         if isinstance(effect, SetVariable | AddVariable)
     }

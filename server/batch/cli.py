@@ -81,9 +81,9 @@ def _fail(message: str, code: int) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from server.batch.output import OutputFile
+    from server.batch.output import Format, OutputFile
     from server.batch.runner import BatchFailed
-    from server.batch.sources import BatchInputError, file_requests, graph_requests, intents_arg
+    from server.batch.sources import BatchInputError, RowError, file_requests, graph_requests, intents_arg
     from server.batch.writers import BatchSampling
     from server.generation.prompt import char_budget
     from server.generation.types import SamplingConfig
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         budget = args.prompt_chars or char_budget(max_context, args.max_tokens, PROMPT_CHARS)
         if args.graph:
             lines = graph_requests(args.graph, intents_arg(args.intents), args.variants, budget)
-            requests, checker, bad = lines.requests, lines.check, []
+            requests, checker, bad = lines.requests, lines.check, list[RowError]()
         else:
             requests, bad = file_requests(args.lines, styles, budget)
     except (BatchInputError, BundleError, ValueError) as exc:
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"storyteller batch: {args.lines}: {error}", file=sys.stderr)
     if bad and args.bad_rows == "refuse":
         return _fail(f"{len(bad)} bad row(s); nothing written (--bad-rows skip writes the rest)", 2)
-    fmt = args.format or ("csv" if args.out.suffix.lower() == ".csv" else "jsonl")
+    fmt: Format = args.format or ("csv" if args.out.suffix.lower() == ".csv" else "jsonl")
     output = OutputFile(args.out, fmt)
     try:
         report = _run(args, requests, output, sampling, checker)

@@ -23,6 +23,7 @@ from server.generation.local import LocalModels, open_local
 from server.generation.types import GenerationParams, SamplingConfig
 from storyteller.v1 import common_pb2, story_pb2, story_pb2_grpc
 
+
 @dataclass(frozen=True)
 class BatchSampling:
     config: SamplingConfig = SamplingConfig(temperature=0.8, top_p=0.95, repetition_penalty=1.1)
@@ -51,7 +52,8 @@ def _controls(request: LineRequest, styles: Collection[str], emotions: Collectio
     """The prompt's style and emotion where the model has them; a graph's value the model lacks is
     dropped (the line is still written); spreadsheet rows were checked against the styles on input."""
     prompt = request.prompt
-    return (prompt.style if prompt.style in styles else "", prompt.emotion if prompt.emotion in emotions else "")
+    emotion = prompt.emotion or ""
+    return (prompt.style if prompt.style in styles else "", emotion if emotion in emotions else "")
 
 
 class LocalWriter:

@@ -37,7 +37,7 @@ from server.models.bundle import BundleError
 
 PAST = "past_key_values."
 PRESENT = "present."
-DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+DTYPES: dict[str, np.dtype] = {"tensor(float)": np.dtype(np.float32), "tensor(float16)": np.dtype(np.float16)}
 
 
 class KVDecoder:

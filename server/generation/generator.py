@@ -14,7 +14,7 @@ import contextlib
 import secrets
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -30,7 +30,7 @@ from server.models.emotion import BatchedEmotionClassifier, EmotionReading
 from server.models.registry import LoadedBundle
 
 
-def _ending_error(event: Event) -> Exception | None:
+def _ending_error(event: Event) -> BaseException | None:
     """The error a call ends with when this event arrives (None for every other event)."""
     if isinstance(event, Failed):
         return event.error
@@ -182,7 +182,7 @@ class StoryGenerator:
         """Seconds between deliveries of tokens to streams: none while one row decodes alone."""
         return self.settings.stream_interval_ms / 1000 if self.scheduler.active > 1 else 0.0
 
-    async def _event_batches(self, plan: Plan) -> AsyncIterator[list[Event]]:
+    async def _event_batches(self, plan: Plan) -> AsyncGenerator[list[Event]]:
         """The job's events in this event loop, in the batches they arrived in; the job is
         cancelled when the iteration stops early."""
         queue: asyncio.Queue[Event] = asyncio.Queue()
@@ -222,7 +222,7 @@ class StoryGenerator:
         deadline: float | None = None,
         started: float | None = None,
         judge: Judge | None = None,
-    ) -> AsyncIterator[str | GenerationResult]:
+    ) -> AsyncGenerator[str | GenerationResult]:
         """Text pieces as they are generated, then the GenerationResult.
 
         With several candidates nothing can be sent before all are done and one is chosen;
@@ -241,8 +241,12 @@ class StoryGenerator:
                 yield item
 
     async def _stream_filtered(
-        self, params: GenerationParams, deadline: float | None, started: float | None, judge: Judge | None
-    ) -> AsyncIterator[str | GenerationResult]:
+        self,
+        params: GenerationParams,
+        deadline: float | None = None,
+        started: float | None = None,
+        judge: Judge | None = None,
+    ) -> AsyncGenerator[str | GenerationResult]:
         """Words are checked as they complete; a word above the rating is never sent: generation
         resamples from the text already sent, with the next seed, up to generation.max_resamples
         times, and then ends with what was sent. With a classifier hook, whole texts are judged
@@ -321,7 +325,7 @@ class StoryGenerator:
         deadline: float | None = None,
         started: float | None = None,
         judge: Judge | None = None,
-    ) -> AsyncIterator[str | GenerationResult]:
+    ) -> AsyncGenerator[str | GenerationResult]:
         """One generation (one or several candidates), unfiltered."""
         started = time.perf_counter() if started is None else started
         plan = self.plan(params, deadline)
@@ -331,6 +335,7 @@ class StoryGenerator:
             async for batch in batches:
                 pieces = []  # what arrived together leaves together: one piece, not one per token
                 for event in batch:
+                    assert not isinstance(event, Failed), "a failure ends the batches with its error"
                     row = rows[event.row]
                     if isinstance(event, Delta):
                         if event.token_id is not None:

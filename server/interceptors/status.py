@@ -120,7 +120,7 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
                     return await call_unary(behaviour, request, context)
                 except grpc.aio.AbortError:
                     raise  # the servicer chose its status itself
-                except Exception as exc:  # noqa: BLE001 - every exception gets a status
+                except Exception as exc:  # every exception gets a status
                     code, message = self._status_for(exc, method)
                     await context.abort(code, message)
                 finally:
@@ -142,7 +142,7 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
                     raise
                 except grpc.aio.AbortError:
                     raise
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     code, message = self._status_for(exc, method)
                     await context.abort(code, message)
                 finally:

@@ -51,7 +51,7 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
     def deserialize(data: bytes) -> Any:
         try:
             return deserializer(data)
-        except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError, or anything a parser raises
+        except Exception as exc:  # protobuf's DecodeError, or anything a parser raises
             return Undecodable(exc)
 
     return deserialize

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import grpc
 
@@ -41,7 +41,7 @@ INTENTS = {
 }
 
 
-async def _chunks(items: AsyncIterator[str | Written]) -> AsyncIterator[common_pb2.GenerationChunk]:
+async def _chunks(items: AsyncGenerator[str | Written]) -> AsyncGenerator[common_pb2.GenerationChunk]:
     """Text pieces as chunks, then the summary with the story's warnings about the chosen text."""
     index = 0
     async with contextlib.aclosing(items) as pieces:
@@ -147,7 +147,7 @@ class NarrativeServicer(narrative_pb2_grpc.NarrativeServiceServicer):
             session=self._session_pb(session),
         )
 
-    async def Narrate(self, request, context: grpc.aio.ServicerContext) -> AsyncIterator[common_pb2.GenerationChunk]:
+    async def Narrate(self, request, context: grpc.aio.ServicerContext) -> AsyncGenerator[common_pb2.GenerationChunk]:
         started = time.perf_counter()
         story = self._models.require_story()
         params = sampled_params(
@@ -158,7 +158,7 @@ class NarrativeServicer(narrative_pb2_grpc.NarrativeServiceServicer):
         async for chunk in _chunks(items):
             yield chunk
 
-    async def NpcLine(self, request, context: grpc.aio.ServicerContext) -> AsyncIterator[common_pb2.GenerationChunk]:
+    async def NpcLine(self, request, context: grpc.aio.ServicerContext) -> AsyncGenerator[common_pb2.GenerationChunk]:
         started = time.perf_counter()
         story = self._models.require_story()
         if request.intent not in INTENTS and request.intent != narrative_pb2.NPC_INTENT_UNSPECIFIED:

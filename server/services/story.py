@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import grpc
 
@@ -92,7 +92,7 @@ class StoryServicer(story_pb2_grpc.StoryServiceServicer):
 
     async def GenerateStream(
         self, request: story_pb2.GenerateRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[common_pb2.GenerationChunk]:
+    ) -> AsyncGenerator[common_pb2.GenerationChunk]:
         """One chunk per piece of text as tokens complete characters, then the summary.
 
         With several emotion candidates the text can only be chosen once all are done, so

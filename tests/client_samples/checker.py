@@ -232,7 +232,7 @@ class SampleChecker:
         first = tokens[i]
         if first.kind != "id" or first.text in _KEYWORDS - {"var", "auto"}:
             return None
-        if i and (tokens[i - 1].text in _ACCESS or tokens[i - 1].kind == "id" and tokens[i - 1].text not in _KEYWORDS):
+        if i and (tokens[i - 1].text in _ACCESS or (tokens[i - 1].kind == "id" and tokens[i - 1].text not in _KEYWORDS)):
             return None  # inside a chain, or the second of two names
         j = i + 1
         while j + 1 < len(tokens) and tokens[j].text in (".", "::") and tokens[j + 1].kind == "id":

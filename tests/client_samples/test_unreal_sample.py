@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-
 # (file, [(text in the sample, replacement)], what the report must mention)
 SAMPLE_EDITS = {
     "C++ field typo": ("StorytellerNpcLine.cpp", [("*Summary.DetectedEmotion.TopEkman,",

@@ -21,8 +21,7 @@ from narrative.lint import CHECKS, LINT_RULES, LintCode, LintConfig, lint_file, 
 from narrative.lint.abstract import assume
 from narrative.lint.cli import add_lint_command
 from narrative.lint.domain import BOTH, Interval, ValueSet
-from narrative.loader import load_graph_text
-from narrative.loader import graph_from_spec
+from narrative.loader import graph_from_spec, load_graph_text
 from narrative.random_graph import random_spec
 from narrative.simulate import simulate
 from tests.narrative.strategies import graph_data, load_data, property_settings

@@ -5,7 +5,6 @@ Generation is seeded and each request runs alone, so these checks are determinis
 
 from __future__ import annotations
 
-
 import pytest
 
 from narrative.coherence import absent_characters

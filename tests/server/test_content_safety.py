@@ -36,7 +36,7 @@ def test_blocklist_lines_and_errors_name_the_line(tmp_path):
     path.write_text("teen\n")
     with pytest.raises(SafetyConfigError, match=r"block.txt:1: expected TERM RATING"):
         load_blocklist(path)
-    with pytest.raises(SafetyConfigError, match="safety.classifier"):
+    with pytest.raises(SafetyConfigError, match=r"safety\.classifier"):
         open_filter(None, "no.such.module:hook")
     assert open_filter(None, "") is None
 
@@ -58,7 +58,7 @@ PIECES = st.lists(
         st.lists(st.sampled_from(["hell", "Hell", "bloody", "son", "of", "a", "gun", "shell", "o's", "x-ray"]),
                  min_size=1, max_size=3),
         st.sampled_from([" ", "  ", "\n", ", ", ". "]),
-    ),  # fmt: skip
+    ),
     max_size=30,
 )
 
@@ -111,7 +111,7 @@ async def story(tiny_story_bundle):
 
 
 async def test_a_blocked_word_is_never_sent_and_generation_resamples_from_what_was(story):
-    free_text, free = await _generate(story, Rating.MATURE)
+    free_text, _ = await _generate(story, Rating.MATURE)
     words = re.findall(r"[A-Za-z]{3,}", free_text)
     assert words, free_text
     blocked = words[len(words) // 2]
