@@ -35,9 +35,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+BROKEN_PIPE_STATUS = 128 + signal.SIGPIPE
+"""Exit status when the reader of stdout went away (`storyteller graph simulate F | head`): that of a
+process SIGPIPE ended, as other command-line tools in a pipeline end."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; pointed at /dev/null, that flush cannot fail too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_STATUS
 
 
 # ------------------------------------------------------------------ serve
