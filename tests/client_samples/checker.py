@@ -123,6 +123,8 @@ class SampleChecker:
         source.code = self.preprocess(source)
         source.tokens = tokenize(source.code, source.path.name)
         source.index_brackets()
+        for i in source.unclosed:
+            self.problem(source, source.tokens[i], f"`{source.tokens[i].text}` is never closed")
 
     def preprocess(self, source: Source) -> str:
         """Checks the language's directives (using, #include) and returns the code with them blanked."""

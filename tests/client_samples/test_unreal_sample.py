@@ -27,6 +27,8 @@ SAMPLE_EDITS = {
     "C++ rpc on the service": ("StorytellerNpcLine.cpp", [("NarrativeClient->InitNpcLine()",
                                                            "NarrativeClient->InitNpcLines()")],
                                "`InitNpcLines`: the C++ (TurboLink) client of NarrativeService has no such member"),
+    "C++ unclosed brace": ("StorytellerNpcLine.cpp", [("if (Manager == nullptr)\n\t{", "if (Manager == nullptr)\n\t{{")],
+                           "`{` is never closed"),
 }  # fmt: skip
 
 
