@@ -51,7 +51,7 @@ CODE_TABLE: dict[Code, tuple[str, str]] = {
     ),
     Code.INVALID_VALUE: (
         "a value of the wrong type or out of its range",
-        "quote words such as yes/no/on/off that YAML reads as booleans",
+        "write a value of the type and range narrative/plotgraph.schema.json gives for the field",
     ),
     Code.DUPLICATE_ID: ("two things of the same kind share an id", "give each one a unique id"),
     Code.UNKNOWN_BEAT: ("a reference to a beat that is not defined", "define the beat or fix the id"),

@@ -65,8 +65,11 @@ class SourceDocument:
         return line, column
 
 
-def diagnostic_at(code: Code, message: str, filename: str, line: int, column: int) -> Diagnostic:
-    return Diagnostic(code, Severity.ERROR, message, filename, line, column, CODE_TABLE[code][1])
+def diagnostic_at(
+    code: Code, message: str, filename: str, line: int, column: int, hint: str | None = None
+) -> Diagnostic:
+    """An error of the loader; `hint` replaces the code's own when the case at hand has a better one."""
+    return Diagnostic(code, Severity.ERROR, message, filename, line, column, CODE_TABLE[code][1] if hint is None else hint)
 
 
 def read_source(text: str, filename: str) -> tuple[SourceDocument | None, list[Diagnostic]]:

@@ -76,7 +76,7 @@ def test_schema_errors_are_all_reported(data_dir):
 @pytest.mark.parametrize(
     ("text", "code", "fragment"),
     [
-        ("", Code.INVALID_VALUE, "valid dictionary"),
+        ("", Code.INVALID_VALUE, "holds no plot graph"),
         ("- just\n- a list\n", Code.INVALID_VALUE, "valid dictionary"),
         (MINIMAL.replace("style: mystery", "style: Mystery Noir"), Code.INVALID_VALUE, "pattern"),
         (MINIMAL.replace("id: a,", "id: not,"), Code.INVALID_VALUE, "condition language"),
@@ -132,3 +132,28 @@ def test_load_error_message_lists_diagnostics():
         load_graph_text(MINIMAL.replace("start: a", "start: b"), "wire.yaml")
     assert "wire.yaml:1:" in str(caught.value)
     assert caught.value.diagnostics[0].code is Code.UNKNOWN_BEAT
+
+
+QUOTING_HINT = "quote words such as yes/no/on/off"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the file holds no plot graph"),
+        ("# only a comment\n", "the file holds no plot graph"),
+        (MINIMAL.replace("Start.}", "Start., effects: }"), "beats[0].effects: the key has no value"),
+        (MINIMAL + "  - id: b\n    summary: B\n    effects:\n", "beats[1].effects: the key has no value"),
+    ],
+)
+def test_an_empty_file_or_key_says_so_and_gets_no_quoting_hint(text: str, message: str) -> None:
+    _, diagnostics = analyse_graph_text(text)
+    assert [d.code for d in diagnostics] == [Code.INVALID_VALUE]
+    assert message in diagnostics[0].message and QUOTING_HINT not in diagnostics[0].hint
+
+
+def test_a_boolean_where_text_belongs_gets_the_quoting_hint() -> None:
+    _, diagnostics = analyse_graph_text(MINIMAL.replace("summary: Start.", "summary: yes"))
+    assert [d.code for d in diagnostics] == [Code.INVALID_VALUE] and QUOTING_HINT in diagnostics[0].hint
+    _, diagnostics = analyse_graph_text(MINIMAL.replace("Start.}", "Start., ending: maybe}"))
+    assert [d.code for d in diagnostics] == [Code.INVALID_VALUE] and QUOTING_HINT not in diagnostics[0].hint
