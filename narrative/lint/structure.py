@@ -56,10 +56,10 @@ def trap_cycles(context: LintContext) -> Iterator[LintFinding]:
             continue
         traps.append(sorted(beats, key=order.__getitem__))
     for trap in sorted(traps, key=lambda trap: order[trap[0]]):
-        shown = ", ".join(repr(b) for b in trap[:_LISTED])
-        more = f" and {len(trap) - _LISTED} more" if len(trap) > _LISTED else ""
-        yield LintFinding(
-            LintCode.TRAP_CYCLE,
-            f"beats {shown}{more} lead only to each other and none is an ending: a playthrough there never ends",
-            context.beat_path(trap[0]),
-        )
+        if len(trap) == 1:
+            message = f"beat {trap[0]!r} leads only to itself and is not an ending: a playthrough there never ends"
+        else:
+            shown = ", ".join(repr(b) for b in trap[:_LISTED])
+            more = f" and {len(trap) - _LISTED} more" if len(trap) > _LISTED else ""
+            message = f"beats {shown}{more} lead only to each other and none is an ending: a playthrough there never ends"
+        yield LintFinding(LintCode.TRAP_CYCLE, message, context.beat_path(trap[0]))
