@@ -48,7 +48,7 @@ STREAM_PROMPTS = (
     "The old lighthouse keeper climbed the stairs", "It was a cold night in the village", "She opened the door",
     "When the ship came in", "There was a knock at the gate", "They rode north for three days",
 )  # fmt: skip
-HF_CANDIDATES = (Path("runs/story/best"), Path("/work/train/story/best"))
+HF_CANDIDATES = (Path("runs/story/best"),)  # where `storyteller train story --out runs/story` puts it
 GOALS = {"torch": 3.0, "optimum": 1.5, "streams": 4.0}
 
 

@@ -49,7 +49,7 @@ from narrative.emotions import EKMAN_AXES
 from server.config import SAMPLE_MODELS
 
 # Where `storyteller train story --out OUT` leaves its corpus, in the order they are looked for.
-CORPUS_CANDIDATES = (Path("runs/story/corpus"), Path("/work/train/story/corpus"))
+CORPUS_CANDIDATES = (Path("runs/story/corpus"),)  # where `storyteller train story --out runs/story` puts it
 # Short neutral openings, rotated over the samples of every condition.
 OPENINGS = (
     "The", "It was", "She", "He", "When the", "There was", "They", "In the", "After a while", "At last the",
