@@ -131,15 +131,6 @@ def fold_to_ekman(probabilities: Mapping[str, float]) -> EmotionVector:
     )
 
 
-def fold_to_sentiment(probabilities: Mapping[str, float]) -> dict[SentimentLabel, float]:
-    """Sum fine-label probabilities per sentiment group, clamped to [0, 1] like `fold_to_ekman`."""
-    _check_fine(probabilities)
-    return {
-        group: _clamp01(sum(probabilities.get(fine, 0.0) for fine in fines))
-        for group, fines in SENTIMENT_GROUPS.items()
-    }
-
-
 Group = TypeVar("Group", bound=str)
 
 

@@ -49,10 +49,6 @@ class Unavailable(ServiceError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
-class Unauthenticated(ServiceError):
-    code = grpc.StatusCode.UNAUTHENTICATED
-
-
 class DeadlineExceeded(ServiceError):
     """The call's deadline passed while the server was still working on it (e.g. mid-generation)."""
 

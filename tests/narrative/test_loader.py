@@ -106,7 +106,7 @@ def test_player_may_appear_where_any_character_fits():
     )
     text = text.replace("Start.}", "Start., effects: [{do: learn, character: player, fact: f}]}")
     graph = load_graph_text(text, "g.yaml")
-    assert graph.initial_relationship("player", "tom").trust == 0.5
+    assert [(r.from_, r.to, r.trust) for r in graph.spec.relationships] == [("player", "tom", 0.5)]
 
 
 def test_sample_loads_and_round_trips(lighthouse):

@@ -17,9 +17,9 @@ from server.generation.safety import (
     Rating,
     SafetyConfigError,
     WordScreen,
-    complete_words,
     load_blocklist,
     open_filter,
+    release_points,
 )
 from server.generation.types import GenerationParams, SamplingConfig
 
@@ -51,7 +51,7 @@ def test_terms_match_whole_words_and_phrases_regardless_of_case():
 
 
 SCREEN_FILTER = ContentFilter({"hell": Rating.TEEN, "bloody hell": Rating.MATURE, "son of a gun": Rating.NEVER})
-# The generator appends text cut at word ends (complete_words): each piece ends in a boundary.
+# The generator appends text cut at word ends (release_points): each piece ends in a boundary.
 PIECES = st.lists(
     st.builds(
         lambda words, end: " ".join(words) + end,
@@ -86,11 +86,11 @@ def test_word_screen_searches_only_the_last_chunks(monkeypatch):
     assert searched == ["the son of a gun!"]  # the last 4 chunks (the longest term's words), then the new text
 
 
-def test_only_complete_words_are_released():
-    assert complete_words("the knig") == 4
-    assert complete_words("the knight, ") == 12
-    assert complete_words("knight") == 0
-    assert complete_words("night" * 7) == 35  # a model stuck in one "word" still streams
+def test_text_is_released_at_word_ends():
+    assert release_points("the knig") == [4]
+    assert release_points("the knight, ") == [4, 11, 12]
+    assert release_points("knight") == []
+    assert release_points("night" * 7)[-1] == 35  # a model stuck in one "word" still streams
 
 
 async def _generate(story: StoryGenerator, rating: Rating, seed: int = 5, stream: bool = False) -> tuple[str, GenerationResult]:
