@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from narrative.emotions import EKMAN_AXES, EKMAN_GROUPS, SENTIMENT_GROUPS, SENTIMENTS, Group, group_scores
-from server.batching import DynamicBatcher
 from server.config import BatchingSettings
+from server.models.dynamic_batching import DynamicBatcher
 from server.models.registry import LoadedBundle
 
 DEFAULT_THRESHOLD = 0.5
