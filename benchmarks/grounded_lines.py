@@ -46,7 +46,7 @@ async def hit_rates(requests: int) -> dict[str, dict]:
     from server.generation.generator import GenerationResult
     from server.generation.local import open_local
     from server.generation.types import GenerationParams, SamplingConfig
-    from server.sessions.grounded import LineAsk, Written, line_in_state
+    from server.writing.grounded import LineAsk, Written, line_in_state
 
     models = await open_local(STORY, EMOTION, threads=2)
     sampling = SamplingConfig(temperature=0.9, top_p=0.95, repetition_penalty=1.1)

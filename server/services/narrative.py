@@ -30,8 +30,8 @@ from server.services.narrative_convert import (
 from server.services.story import call_deadline, emotion_scores_pb, summary_pb
 from server.services.validation import check_text, sampled_params
 from server.sessions.catalog import GraphCatalog
-from server.sessions.grounded import GroundedWriter, LineAsk, Written
 from server.sessions.manager import Session, SessionManager
+from server.writing.grounded import GroundedWriter, LineAsk, Written
 from storyteller.v1 import common_pb2, narrative_pb2, narrative_pb2_grpc
 
 INTENTS = {

@@ -15,7 +15,7 @@ from server.cli import main
 from server.config import SAMPLE_MODELS, SAMPLES
 from server.generation.local import open_local
 from server.generation.types import GenerationParams, SamplingConfig
-from server.sessions.grounded import LineAsk, Written, line_in_state
+from server.writing.grounded import LineAsk, Written, line_in_state
 
 STORY = SAMPLE_MODELS / "story"
 pytestmark = pytest.mark.skipif(not STORY.is_dir(), reason="no story bundle in samples/models/story")
