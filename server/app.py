@@ -23,13 +23,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from narrative.errors import (
-    ChoiceUnavailableError,
-    ExpressionError,
-    GraphLoadError,
-    InvalidEventError,
-    UnknownReferenceError,
-)
 from server.config import ModelSettings, ServerSettings, Settings, TlsSettings
 from server.generation.safety import open_filter
 from server.interceptors.auth import AuthInterceptor
@@ -52,16 +45,6 @@ SERVICES = (STORY_SERVICE, NARRATIVE_SERVICE)
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-# narrative/ knows nothing of gRPC: its errors get their status codes here.
-DOMAIN_ERRORS = {
-    GraphLoadError: grpc.StatusCode.INVALID_ARGUMENT,
-    InvalidEventError: grpc.StatusCode.INVALID_ARGUMENT,
-    ExpressionError: grpc.StatusCode.INVALID_ARGUMENT,
-    UnknownReferenceError: grpc.StatusCode.NOT_FOUND,
-    ChoiceUnavailableError: grpc.StatusCode.FAILED_PRECONDITION,
-}
-
 
 def channel_options(server: ServerSettings) -> list[tuple[str, int]]:
     """Message limits and keepalive: TurboLink (Unreal) pings idle connections, and a
@@ -135,7 +118,7 @@ class StorytellerServer:
         store = SqliteStore(settings.narrative.database)
         catalog = GraphCatalog(store, settings.limits)
         metrics = _metrics(settings, registry, models, store, catalog) if settings.metrics.enabled else None
-        status = StatusInterceptor(DOMAIN_ERRORS, observer=metrics)
+        status = StatusInterceptor(observer=metrics)
         # The status interceptor is outermost, so calls the auth interceptor refuses are logged and counted too.
         interceptors: list[grpc.aio.ServerInterceptor] = [status]
         if settings.auth.tokens:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import grpc
 
-from server.errors import InvalidArgument, ServiceError, Unavailable
+from server.errors import DOMAIN_ERRORS, InvalidArgument, ServiceError, Unavailable
 from server.interceptors.wrapping import (
     Bidirectional,
     Streaming,
@@ -92,7 +92,7 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
         observer: CallObserver | None = None,
     ) -> None:
         # Exceptions of layers that know nothing of gRPC (narrative/) and their codes.
-        self._domain_errors = dict(domain_errors or {})
+        self._domain_errors = dict(DOMAIN_ERRORS if domain_errors is None else domain_errors)
         self._observer = observer
         self.in_flight = InFlight()
         self.draining = False
