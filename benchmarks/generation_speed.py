@@ -97,7 +97,8 @@ def server_loop(bundle_dir: Path, threads: int, runs: int) -> tuple[Row, list[in
     """The loop's figures and the prompt ids it encoded (the other engines get the same ids)."""
     from server.config import GenerationSettings, LimitSettings, ModelSettings
     from server.generation.generator import GenerationResult, StoryGenerator
-    from server.generation.types import GenerationParams, SamplingConfig
+    from server.generation.sampling import SamplingConfig
+    from server.generation.types import GenerationParams
     from server.models.registry import load_bundle
 
     loaded = load_bundle("story", bundle_dir, "generation", ModelSettings(story=bundle_dir, intra_op_threads=threads))

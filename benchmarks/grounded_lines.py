@@ -45,7 +45,8 @@ async def hit_rates(requests: int) -> dict[str, dict]:
     from narrative.emotions import EKMAN_AXES
     from server.generation.generator import GenerationResult
     from server.generation.local import open_local
-    from server.generation.types import GenerationParams, SamplingConfig
+    from server.generation.sampling import SamplingConfig
+    from server.generation.types import GenerationParams
     from server.writing.grounded import LineAsk, Written, line_in_state
 
     models = await open_local(STORY, EMOTION, threads=2)

@@ -327,7 +327,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 async def _measure(args: argparse.Namespace, corpus: Path) -> dict[str, Any]:
     from server.config import GenerationSettings
     from server.generation.local import open_local
-    from server.generation.types import SamplingConfig
+    from server.generation.sampling import SamplingConfig
 
     training_json = args.training_json or corpus.parent / "training.json"
     training = json.loads(training_json.read_text()) if training_json.is_file() else None

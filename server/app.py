@@ -130,7 +130,7 @@ class StorytellerServer:
         )
         health = HealthServicer()
         story_pb2_grpc.add_StoryServiceServicer_to_server(
-            StoryServicer(registry, models, settings.limits, settings.generation), grpc_server
+            StoryServicer(registry, models, settings), grpc_server
         )
         narrative_pb2_grpc.add_NarrativeServiceServicer_to_server(
             NarrativeServicer(catalog, SessionManager(store, catalog, settings.limits), models, settings), grpc_server

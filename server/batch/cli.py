@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 
 from server.config import SAMPLE_MODELS
+from server.sampling_flags import add_sampling_flags
 
 PROMPT_CHARS = 400  # scene text before a line, at most
 
@@ -62,9 +63,7 @@ def register(commands: Any) -> None:
         "--emotion-model", type=Path, default=SAMPLE_MODELS / "emotion",
         help="emotion bundle for reranking and the detected emotion (in-process)",
     )  # fmt: skip
-    parser.add_argument("--temperature", type=float, default=0.8)
-    parser.add_argument("--top-p", type=float, default=0.95)
-    parser.add_argument("--repetition-penalty", type=float, default=1.1)
+    add_sampling_flags(parser, "the server's, as a request without sampling settings")
     parser.add_argument("--max-tokens", type=int, default=60)
     parser.add_argument("--candidates", type=int, default=4, help="candidates per line, reranked by emotion")
     parser.add_argument(
@@ -86,15 +85,16 @@ def run(args: argparse.Namespace) -> int:
     from server.batch.sources import BatchInputError, RowError, file_requests, graph_requests, intents_arg
     from server.batch.writers import BatchSampling
     from server.generation.prompt import char_budget
-    from server.generation.types import SamplingConfig
+    from server.generation.sampling import SamplingConfig
     from server.models.bundle import BundleError
+    from server.sampling_flags import sampling_from_flags
 
     if args.workers < 1 or args.variants < 1:
         return _fail("--workers and --variants must be at least 1", 2)
-    sampling = BatchSampling(
-        SamplingConfig(temperature=args.temperature, top_p=args.top_p, repetition_penalty=args.repetition_penalty),
-        args.max_tokens, args.candidates,
-    )  # fmt: skip
+    try:
+        sampling = BatchSampling(sampling_from_flags(args, SamplingConfig.defaults()), args.max_tokens, args.candidates)
+    except ValueError as exc:
+        return _fail(str(exc), 2)
     checker = None
     try:
         max_context, styles = _model_facts(args)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from server.generation.sampling import SamplingConfig
+
 
 class FinishReason(enum.Enum):
     """Why a row left the batch. The first four are the proto's; the last two end the call."""
@@ -20,21 +22,6 @@ class FinishReason(enum.Enum):
     CONTEXT_FULL = "context_full"
     CANCELLED = "cancelled"  # the client went away, or the server is shutting down
     DEADLINE = "deadline"  # the call's deadline passed between two steps
-
-
-@dataclass(frozen=True)
-class SamplingConfig:
-    """How each row picks its next token; the neutral value switches a control off."""
-
-    temperature: float = 0.0  # 0 = greedy (argmax)
-    top_k: int = 0  # 0 = off
-    top_p: float = 0.0  # 0 or 1 = off
-    repetition_penalty: float = 1.0  # 1 (or 0) = off
-    no_repeat_ngram_size: int = 0  # 0 = off
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature == 0.0
 
 
 @dataclass(frozen=True)

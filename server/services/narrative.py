@@ -172,10 +172,7 @@ class NarrativeServicer(narrative_pb2_grpc.NarrativeServiceServicer):
     ) -> AsyncGenerator[common_pb2.GenerationChunk]:
         started = time.perf_counter()
         story = self._models.require_story()
-        params = sampled_params(
-            request.sampling if request.HasField("sampling") else None, 0, request.rating,
-            self._settings.limits, self._settings.generation, prompt="", style=request.style,
-        )  # fmt: skip
+        params = sampled_params(request, 0, self._settings, prompt="", style=request.style)
         items = self._writer.narrate(story, request.session_id, params, call_deadline(context), started)
         async for chunk in _chunks(items):
             yield chunk
@@ -188,10 +185,7 @@ class NarrativeServicer(narrative_pb2_grpc.NarrativeServiceServicer):
         if request.intent not in INTENTS and request.intent != narrative_pb2.NPC_INTENT_UNSPECIFIED:
             raise InvalidArgument("intent", f"{request.intent} is not an NpcIntent")
         situation = check_text(request.situation, self._settings.limits, "situation") if request.situation else ""
-        params = sampled_params(
-            request.sampling if request.HasField("sampling") else None, request.num_candidates, request.rating,
-            self._settings.limits, self._settings.generation, prompt="",
-        )  # fmt: skip
+        params = sampled_params(request, request.num_candidates, self._settings, prompt="")
         ask = LineAsk(
             session_id=request.session_id, character_id=request.character_id, listener_id=request.listener_id,
             intent=INTENTS.get(request.intent, ""), target_emotion=request.target_emotion, style=request.style,

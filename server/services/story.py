@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator
 
 import grpc
 
-from server.config import GenerationSettings, LimitSettings
+from server.config import Settings
 from server.generation.generator import GenerationResult
 from server.models.registry import ModelRegistry
 from server.models.served import ServedModels
@@ -24,24 +24,18 @@ from storyteller.v1 import common_pb2, story_pb2, story_pb2_grpc
 
 
 class StoryServicer(story_pb2_grpc.StoryServiceServicer):
-    def __init__(
-        self,
-        registry: ModelRegistry,
-        models: ServedModels,
-        limits: LimitSettings,
-        generation: GenerationSettings | None = None,
-    ) -> None:
+    def __init__(self, registry: ModelRegistry, models: ServedModels, settings: Settings) -> None:
         self._registry = registry
         self._models = models
-        self._limits = limits
-        self._generation = generation or GenerationSettings()
+        self._settings = settings
+        self._limits = settings.limits
 
     async def Generate(
         self, request: story_pb2.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> story_pb2.GenerateResponse:
         started = time.perf_counter()
         story = self._models.require_story()
-        params = generation_params(request, self._limits, self._generation)
+        params = generation_params(request, self._settings)
         result = await story.generate(params, call_deadline(context), started)
         return story_pb2.GenerateResponse(text=result.text, summary=summary_pb(result))
 
@@ -55,7 +49,7 @@ class StoryServicer(story_pb2_grpc.StoryServiceServicer):
         """
         started = time.perf_counter()
         story = self._models.require_story()
-        params = generation_params(request, self._limits, self._generation)
+        params = generation_params(request, self._settings)
         index = 0
         async with contextlib.aclosing(story.stream(params, call_deadline(context), started)) as items:
             async for item in items:

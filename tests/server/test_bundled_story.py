@@ -14,7 +14,8 @@ from narrative.session import state_at
 from server.cli import main
 from server.config import SAMPLE_MODELS, SAMPLES
 from server.generation.local import open_local
-from server.generation.types import GenerationParams, SamplingConfig
+from server.generation.sampling import SamplingConfig
+from server.generation.types import GenerationParams
 from server.writing.grounded import LineAsk, Written, line_in_state
 
 STORY = SAMPLE_MODELS / "story"

@@ -21,7 +21,8 @@ from server.generation.safety import (
     open_filter,
     release_points,
 )
-from server.generation.types import GenerationParams, SamplingConfig
+from server.generation.sampling import SamplingConfig
+from server.generation.types import GenerationParams
 
 SAMPLING = SamplingConfig(temperature=1.0)
 

@@ -10,9 +10,15 @@ from server.errors import InvalidArgument
 from server.generation.detokenize import REPLACEMENT, IncrementalDetokenizer
 from server.generation.kv_cache import CacheBlock, KVCache
 from server.generation.prompt import PromptEncoder
-from server.generation.sampling import Sampler, apply_repetition_penalty, banned_ngram_tokens, sample, top_p_filter
+from server.generation.sampling import (
+    Sampler,
+    SamplingConfig,
+    apply_repetition_penalty,
+    banned_ngram_tokens,
+    sample,
+    top_p_filter,
+)
 from server.generation.stopping import StopMatcher
-from server.generation.types import SamplingConfig
 from server.models.bundle import read_manifest
 
 
