@@ -5,7 +5,7 @@ row samples the same tokens whether it decodes alone or beside others (same seed
 text). The work is done for all rows of a step at once: a sampled row took some twenty
 numpy calls, each paying its fixed cost, and at 16 sampled streams the decode thread spent
 as long sampling as the model spent on the step. The order follows Hugging Face's generate:
-repetition penalty and n-gram bans on the raw logits, then temperature, top-k and top-p.
+repetition penalty and n-gram bans on the raw logits, then temperature, top-k, top-p and min-p.
 """
 
 from __future__ import annotations
@@ -60,6 +60,9 @@ class SamplingConfig:
         1.0, default=1.1, help="> 1 discourages tokens already in prompt or output; 0 or 1 = off"
     )
     no_repeat_ngram_size: int = _control(0, default=0, help="never repeat an n-gram of this size; 0 = off")
+    min_p: float = _control(
+        0.0, high=1.0, default=0.0, help="keep tokens at least min_p times as likely as the most likely one; 0 = off"
+    )
 
     def __post_init__(self) -> None:
         for name, control in controls().items():
@@ -120,6 +123,13 @@ def banned_ngram_tokens(history: np.ndarray, size: int) -> np.ndarray:
 def top_k_ids(scores: np.ndarray, k: int) -> np.ndarray:
     """Per row of scores (rows, vocab), the ids of its k largest, ascending (rows, k)."""
     return np.sort(np.argpartition(scores, -k, axis=1)[:, -k:], axis=1)
+
+
+def min_p_filter(probabilities: np.ndarray, min_p: np.ndarray) -> np.ndarray:
+    """The probabilities (rows, n) with each column below its row's min_p times the row's largest set to 0;
+    a min_p of 0 keeps its row whole, and the most likely column always stays."""
+    cutoff = min_p[:, None] * probabilities.max(axis=1, keepdims=True)
+    return np.where(probabilities >= cutoff, probabilities, 0)
 
 
 def top_p_filter(probabilities: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -184,7 +194,7 @@ def sample(scores: np.ndarray, samplers: Sequence[Sampler], histories: Sequence[
 
 
 def _draw(scores: np.ndarray, samplers: Sequence[Sampler]) -> np.ndarray:
-    """A column per row of scores (rows, n): temperature, top-p, then the row's own seeded draw."""
+    """A column per row of scores (rows, n): temperature, top-p, min-p, then the row's own seeded draw."""
     temperature = np.array([sampler.config.temperature for sampler in samplers], np.float32)[:, None]
     # Shifted first, so that even a tiny temperature cannot overflow to inf - inf; what it does
     # overflow goes to -inf, the limit that temperature means (all mass on the best tokens).
@@ -192,6 +202,7 @@ def _draw(scores: np.ndarray, samplers: Sequence[Sampler]) -> np.ndarray:
         weights = np.exp((scores - np.max(scores, axis=1, keepdims=True)) / temperature)  # the best is exp(0) = 1
     probabilities = weights / weights.sum(axis=1, keepdims=True)
     probabilities = top_p_filter(probabilities, np.array([sampler.config.top_p for sampler in samplers]))
+    probabilities = min_p_filter(probabilities, np.array([sampler.config.min_p for sampler in samplers]))
     # Inverse CDF over the (unnormalized) kept mass: one uniform per row and token, so a seed replays exactly.
     cumulative = np.cumsum(probabilities, axis=1, dtype=np.float64)
     uniform = np.array([sampler.rng.random() for sampler in samplers]) * cumulative[:, -1]
