@@ -1,7 +1,7 @@
 """Loading plot graphs from files or text, with errors a designer can act on.
 
 Every problem becomes a `Diagnostic` at file:line:column with a stable code (see
-`narrative.diagnostics.CODE_TABLE`). All problems of a stage are collected, not just the first,
+`narrative.diagnostics.LOADER_RULES`). All problems of a stage are collected, not just the first,
 and a graph with any error loads nothing: `GraphLoadError` carries the whole list. The stages are
 syntax, then schema, then references and conditions; a later stage needs the earlier one clean
 (references cannot be resolved in a document whose shape is wrong).

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from narrative.diagnostics import CODE_TABLE, Code, Diagnostic, Severity
+from narrative.diagnostics import LOADER_RULE, Code, Diagnostic, Severity
 
 Path = Sequence[str | int]
 
@@ -69,7 +69,7 @@ def diagnostic_at(
     code: Code, message: str, filename: str, line: int, column: int, hint: str | None = None
 ) -> Diagnostic:
     """An error of the loader; `hint` replaces the code's own when the case at hand has a better one."""
-    return Diagnostic(code, Severity.ERROR, message, filename, line, column, CODE_TABLE[code][1] if hint is None else hint)
+    return Diagnostic(code, Severity.ERROR, message, filename, line, column, LOADER_RULE[code].hint if hint is None else hint)
 
 
 def read_source(text: str, filename: str) -> tuple[SourceDocument | None, list[Diagnostic]]:

@@ -5,7 +5,7 @@ import json
 import pytest
 import yaml
 
-from narrative.diagnostics import CODE_TABLE, Code
+from narrative.diagnostics import LOADER_RULE, Code
 from narrative.errors import GraphLoadError
 from narrative.loader import analyse_graph_text, dump_graph, load_graph, load_graph_text
 
@@ -53,7 +53,7 @@ def test_each_code_points_at_file_line_column(data_dir, filename, code, line, co
 def test_every_code_has_a_broken_example(data_dir):
     examples = {path.name[:4].upper() for path in data_dir.glob("e0*")}
     assert examples == {code.value for code in Code}
-    assert set(CODE_TABLE) == set(Code)
+    assert set(LOADER_RULE) == set(Code)
 
 
 def test_all_integrity_errors_are_reported_together_in_order(data_dir):
