@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from server.batch.requests import line_seed
+from server.generation.plan import MAX_SEED, draw_seed
 from server.services.narrative import NarrativeServicer
 from server.services.story import StoryServicer
 from storyteller.v1 import narrative_pb2, story_pb2
@@ -44,3 +46,25 @@ def test_servicer_methods_are_typed_with_their_request_message(servicer, descrip
         annotation = inspect.get_annotations(getattr(servicer, method.name), eval_str=True).get("request")
         assert annotation is not None, f"{servicer.__name__}.{method.name}: request is untyped"
         assert annotation.DESCRIPTOR.full_name == method.input_type.full_name, method.name
+
+
+RANDOM_DRAWS = {"randbelow", "randint", "randrange", "getrandbits", "token_bytes", "integers"}
+
+
+def test_seeds_are_drawn_in_one_place():
+    """A request without a seed gets one from plan.draw_seed, whichever path it takes (filtered or not)."""
+    server = Path(__file__).resolve().parents[2] / "server"
+    drawing = sorted(
+        str(path.relative_to(server))
+        for path in server.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr in RANDOM_DRAWS
+    )
+    assert drawing == ["generation/plan.py"]
+
+
+def test_a_drawn_seed_fits_every_surface_and_a_given_one_is_kept():
+    seeds = {draw_seed(0) for _ in range(100)}
+    assert all(1 <= seed <= MAX_SEED == 2**63 - 1 for seed in seeds) and len(seeds) > 1
+    assert draw_seed(7) == 7
+    assert all(1 <= line_seed(run, "line") <= MAX_SEED for run in range(50))  # storyteller batch's own
