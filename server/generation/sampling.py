@@ -2,9 +2,8 @@
 
 Numpy only. Rows of a batch have their own settings and their own random generator, so a
 row samples the same tokens whether it decodes alone or beside others (same seed -> same
-text). The work is done for all rows of a step at once: a sampled row took some twenty
-numpy calls, each paying its fixed cost, and at 16 sampled streams the decode thread spent
-as long sampling as the model spent on the step. The order follows Hugging Face's generate:
+text). The work is done for all rows of a step at once, as per-row numpy calls cost as much
+as the model's own step at 16 streams (docs/decisions.md). The order follows Hugging Face's generate:
 repetition penalty and n-gram bans on the raw logits, then temperature, top-k, top-p and min-p.
 """
 
