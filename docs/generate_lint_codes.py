@@ -10,7 +10,6 @@ code's example, for designers who read it without the source.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from the repository root
 
-from narrative.lint import RULES  # noqa: E402 - after the path of a script run
+from docs.generate_api import write_or_check  # noqa: E402 - after the path of a script run
+from narrative.lint import RULES  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "lint-codes.md"
 COMMAND = "python docs/generate_lint_codes.py"
@@ -56,17 +56,7 @@ def generate() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when the page is stale; write nothing")
-    args = parser.parse_args(argv)
-    text = generate()
-    if args.check:
-        if OUTPUT.read_text(encoding="utf-8") != text:
-            print(f"{OUTPUT.relative_to(ROOT)} is stale; run `{COMMAND}`", file=sys.stderr)
-            return 1
-        return 0
-    OUTPUT.write_text(text, encoding="utf-8")
-    return 0
+    return write_or_check(argv, __doc__.splitlines()[0], OUTPUT, COMMAND, generate)
 
 
 if __name__ == "__main__":
