@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: serve test bench proto docs install install-dev install-gpu clean
+.PHONY: serve test lint bench proto docs install install-dev install-gpu clean
 
 # The serving path only: onnxruntime, tokenizers, numpy, grpc. No torch.
 $(BIN)/.serve-installed: pyproject.toml setup.py $(wildcard proto/storyteller/v1/*.proto)
@@ -27,8 +27,13 @@ install-dev: $(BIN)/.dev-installed
 serve: install
 	$(BIN)/storyteller serve $(ARGS)
 
-## make test: create .venv, install with the test tools, run the whole suite
-test: install-dev
+## make lint: ruff's checks over the tree and mypy over narrative/ and server/ (pyproject.toml configures both)
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+## make test: create .venv, install with the test tools, lint, run the whole suite
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make bench: benchmarks (figures printed side by side; never pass/fail)

@@ -48,7 +48,7 @@ STREAM_PROMPTS = (
     "The old lighthouse keeper climbed the stairs", "It was a cold night in the village", "She opened the door",
     "When the ship came in", "There was a knock at the gate", "They rode north for three days",
 )  # fmt: skip
-HF_CANDIDATES = (Path("runs/story/best"), Path("/work/train/story/best"))
+HF_CANDIDATES = (Path("runs/story/best"),)  # where `storyteller train story --out runs/story` puts it
 GOALS = {"torch": 3.0, "optimum": 1.5, "streams": 4.0}
 
 
@@ -97,7 +97,8 @@ def server_loop(bundle_dir: Path, threads: int, runs: int) -> tuple[Row, list[in
     """The loop's figures and the prompt ids it encoded (the other engines get the same ids)."""
     from server.config import GenerationSettings, LimitSettings, ModelSettings
     from server.generation.generator import GenerationResult, StoryGenerator
-    from server.generation.types import GenerationParams, SamplingConfig
+    from server.generation.sampling import SamplingConfig
+    from server.generation.types import GenerationParams
     from server.models.registry import load_bundle
 
     loaded = load_bundle("story", bundle_dir, "generation", ModelSettings(story=bundle_dir, intra_op_threads=threads))
@@ -380,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             continue
         try:
             rows.append(optimum_row(bundle, prompt_ids, args.threads, args.runs))
-        except Exception as exc:  # noqa: BLE001 - optimum raises many types; report and go on
+        except Exception as exc:  # optimum raises many types; report and go on
             print(f"optimum could not run {bundle}: {type(exc).__name__}: {exc}")
     print("concurrent streams ...", flush=True)
     streams = asyncio.run(_streams(args.bundle, args.threads, levels, modes, args.seconds)) if levels else None

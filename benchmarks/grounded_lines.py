@@ -45,8 +45,9 @@ async def hit_rates(requests: int) -> dict[str, dict]:
     from narrative.emotions import EKMAN_AXES
     from server.generation.generator import GenerationResult
     from server.generation.local import open_local
-    from server.generation.types import GenerationParams, SamplingConfig
-    from server.sessions.grounded import LineAsk, Written, line_in_state
+    from server.generation.sampling import SamplingConfig
+    from server.generation.types import GenerationParams
+    from server.writing.grounded import LineAsk, Written, line_in_state
 
     models = await open_local(STORY, EMOTION, threads=2)
     sampling = SamplingConfig(temperature=0.9, top_p=0.95, repetition_penalty=1.1)
@@ -56,7 +57,7 @@ async def hit_rates(requests: int) -> dict[str, dict]:
         for label, candidates in (("control token only", 1), ("classifier in the loop (4 candidates)", 4)):
             started = time.perf_counter()
 
-            async def one(i: int, graph, state, character) -> tuple[str, str, int]:
+            async def one(i: int, graph, state, character, candidates: int = candidates) -> tuple[str, str, int]:
                 target = EKMAN_AXES[i % len(EKMAN_AXES)]
                 ask = LineAsk("", character, intent=INTENTS[i % len(INTENTS)], target_emotion=target)
                 params = GenerationParams(

@@ -49,7 +49,7 @@ from narrative.emotions import EKMAN_AXES
 from server.config import SAMPLE_MODELS
 
 # Where `storyteller train story --out OUT` leaves its corpus, in the order they are looked for.
-CORPUS_CANDIDATES = (Path("runs/story/corpus"), Path("/work/train/story/corpus"))
+CORPUS_CANDIDATES = (Path("runs/story/corpus"),)  # where `storyteller train story --out runs/story` puts it
 # Short neutral openings, rotated over the samples of every condition.
 OPENINGS = (
     "The", "It was", "She", "He", "When the", "There was", "They", "In the", "After a while", "At last the",
@@ -254,7 +254,7 @@ def emotion_requests(targets: Sequence[str], per_target: int, seed: int, mode: s
         Request(
             opening(i), "", "" if mode == "baseline" else target, 4 if mode == "rerank" else 1,
             seed * 1_000_000 + offset + t * per_target + i + 1,
-        )  # fmt: skip
+        )
         for t, target in enumerate(targets)
         for i in range(per_target)
     ]
@@ -327,7 +327,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 async def _measure(args: argparse.Namespace, corpus: Path) -> dict[str, Any]:
     from server.config import GenerationSettings
     from server.generation.local import open_local
-    from server.generation.types import SamplingConfig
+    from server.generation.sampling import SamplingConfig
 
     training_json = args.training_json or corpus.parent / "training.json"
     training = json.loads(training_json.read_text()) if training_json.is_file() else None
@@ -406,7 +406,7 @@ async def _measure(args: argparse.Namespace, corpus: Path) -> dict[str, Any]:
         "tokens_per_s": runner.tokens / seconds,
     }  # fmt: skip
 
-    generated_words = int(round(text_figures([g.text for g in styled])["mean_words"])) or 1
+    generated_words = round(text_figures([g.text for g in styled])["mean_words"]) or 1
     reference = [cut_words(s.text, generated_words) for s in dev[:: max(1, len(dev) // len(styled))][: len(styled)]]
     report["diversity"] = {
         "style control": text_figures([g.text for g in styled]),

@@ -16,7 +16,7 @@ import html
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -209,19 +209,26 @@ def generate(proto_root: Path = PROTO_ROOT) -> str:
     return Renderer(compile_protos(proto_root)).render()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when docs/api.md is not what would be written")
+def write_or_check(
+    argv: Sequence[str] | None, description: str, output: Path, command: str, generate: Callable[[], str]
+) -> int:
+    """The command line of a generated page: write it, or with --check exit 1 when it is out of date."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--check", action="store_true", help=f"exit 1 when {output.name} is not what would be written")
     args = parser.parse_args(argv)
     text = generate()
     if args.check:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
         if current != text:
-            print(f"{OUTPUT.relative_to(ROOT)} is out of date: run `{COMMAND}`", file=sys.stderr)
+            print(f"{output.relative_to(ROOT)} is out of date: run `{command}`", file=sys.stderr)
             return 1
         return 0
-    OUTPUT.write_text(text, encoding="utf-8")
+    output.write_text(text, encoding="utf-8")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return write_or_check(argv, __doc__.splitlines()[0], OUTPUT, COMMAND, generate)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from export.story_corpus import Work, paragraphs
 from narrative.emotions import EkmanLabel
@@ -81,7 +82,7 @@ def _clean_line(quotes: Sequence[str]) -> str | None:
     # reads on with a comma before lower case and ends its sentence before upper case.
     joined = [
         part[:-1] + "." if part.endswith(",") and after[0].isupper() else part
-        for part, after in zip(parts, parts[1:], strict=False)
+        for part, after in pairwise(parts)
     ]
     text = " ".join([*joined, parts[-1].rstrip(",")] if parts else [])
     if text and text[-1] not in ".!?-":

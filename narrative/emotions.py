@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -131,18 +131,12 @@ def fold_to_ekman(probabilities: Mapping[str, float]) -> EmotionVector:
     )
 
 
-def fold_to_sentiment(probabilities: Mapping[str, float]) -> dict[SentimentLabel, float]:
-    """Sum fine-label probabilities per sentiment group, clamped to [0, 1] like `fold_to_ekman`."""
-    _check_fine(probabilities)
-    return {
-        group: _clamp01(sum(probabilities.get(fine, 0.0) for fine in fines))
-        for group, fines in SENTIMENT_GROUPS.items()
-    }
+Group = TypeVar("Group", bound=str)
 
 
 def group_scores(
-    labels: Mapping[str, float], groups: Mapping[str, Sequence[str]], order: Sequence[str]
-) -> dict[str, float]:
+    labels: Mapping[str, float], groups: Mapping[Group, Sequence[str]], order: Sequence[Group]
+) -> dict[Group, float]:
     """A classifier's reading of each group: its most probable member.
 
     Sigmoid outputs are independent, so a sum (as `fold_to_ekman` does for state updates) would

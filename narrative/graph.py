@@ -25,7 +25,6 @@ from narrative.schema import (
     Fact,
     PlotGraphSpec,
     Quest,
-    Relationship,
     Story,
     Variable,
 )
@@ -44,7 +43,6 @@ class PlotGraph:
                 choice.from_, choice.to, key=choice.id, choice=choice, condition=conditions.get(choice.id)
             )
         self._graph = nx.freeze(graph)
-        self._relationships = {(r.from_, r.to): r for r in spec.relationships}
         grouped: dict[str, list[Choice]] = {beat_id: [] for beat_id in self._index.beats}
         for choice in self._index.choices.values():
             grouped[choice.from_].append(choice)
@@ -122,9 +120,6 @@ class PlotGraph:
         """The parsed condition of a choice; None when it is always offered."""
         choice = self.choice(choice_id)
         return self._graph.edges[choice.from_, choice.to, choice_id]["condition"]
-
-    def initial_relationship(self, source: str, target: str) -> Relationship | None:
-        return self._relationships.get((source, target))
 
 
 _T = TypeVar("_T")

@@ -1,7 +1,7 @@
 """Loading plot graphs from files or text, with errors a designer can act on.
 
 Every problem becomes a `Diagnostic` at file:line:column with a stable code (see
-`narrative.diagnostics.CODE_TABLE`). All problems of a stage are collected, not just the first,
+`narrative.diagnostics.LOADER_RULES`). All problems of a stage are collected, not just the first,
 and a graph with any error loads nothing: `GraphLoadError` carries the whole list. The stages are
 syntax, then schema, then references and conditions; a later stage needs the earlier one clean
 (references cannot be resolved in a document whose shape is wrong).
@@ -22,6 +22,8 @@ from narrative.index import GraphIndex
 from narrative.integrity import check_spec
 from narrative.schema import PlotGraphSpec
 from narrative.yaml_source import SourceDocument, diagnostic_at, read_source
+
+INVALID_FILE_HINT = "a plot graph is a mapping with story:, beats: and choices: (see samples/graphs/)"
 
 
 def load_graph(path: str | Path) -> PlotGraph:
@@ -109,7 +111,22 @@ def _schema_diagnostic(detail: ErrorDetails, document: SourceDocument) -> Diagno
     _, _, matched = document.resolve(loc)
     where = _dotted(matched[:-1] if kind == "extra_forbidden" else matched)
     line, column = document.position(loc, at_key=at_key)
-    return diagnostic_at(code, f"{where}: {message}" if where else message, document.filename, line, column)
+    hint = _invalid_value_hint(detail) if code is Code.INVALID_VALUE else None
+    if code is Code.INVALID_VALUE and not loc and detail["input"] is None:
+        message = "the file holds no plot graph (it is empty, or only comments)"
+    elif code is Code.INVALID_VALUE and detail["input"] is None:
+        message = "the key has no value"
+    return diagnostic_at(code, f"{where}: {message}" if where else message, document.filename, line, column, hint)
+
+
+def _invalid_value_hint(detail: ErrorDetails) -> str | None:
+    """A hint that fits the value found, where the code's own would mislead: YAML reads an unquoted
+    yes/no/on/off as a boolean, which is the likely cause only when a boolean stands where text belongs."""
+    if detail["input"] is None:
+        return "write the value after the key, or remove the key" if detail["loc"] else INVALID_FILE_HINT
+    if isinstance(detail["input"], bool) and detail["type"] == "string_type":
+        return "quote words such as yes/no/on/off that YAML reads as booleans"
+    return None
 
 
 def _dotted(path: tuple[str | int, ...]) -> str:

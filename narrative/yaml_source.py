@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from narrative.diagnostics import CODE_TABLE, Code, Diagnostic, Severity
+from narrative.diagnostics import LOADER_RULE, Code, Diagnostic, Severity
 
 Path = Sequence[str | int]
 
@@ -58,14 +58,18 @@ class SourceDocument:
             return 1, 1
         line, column = target.start_mark.line + 1, target.start_mark.column + 1
         # Offsets map onto columns only for a plain or quoted scalar written on one line.
-        inline = isinstance(target, yaml.ScalarNode) and target.style in (None, "'", '"')
-        if offset is not None and inline and target.start_mark.line == target.end_mark.line:
-            column += offset + (1 if target.style else 0)
+        scalar = target if isinstance(target, yaml.ScalarNode) else None
+        inline = scalar is not None and scalar.style in (None, "'", '"')
+        if offset is not None and scalar is not None and inline and scalar.start_mark.line == scalar.end_mark.line:
+            column += offset + (1 if scalar.style else 0)
         return line, column
 
 
-def diagnostic_at(code: Code, message: str, filename: str, line: int, column: int) -> Diagnostic:
-    return Diagnostic(code, Severity.ERROR, message, filename, line, column, CODE_TABLE[code][1])
+def diagnostic_at(
+    code: Code, message: str, filename: str, line: int, column: int, hint: str | None = None
+) -> Diagnostic:
+    """An error of the loader; `hint` replaces the code's own when the case at hand has a better one."""
+    return Diagnostic(code, Severity.ERROR, message, filename, line, column, LOADER_RULE[code].hint if hint is None else hint)
 
 
 def read_source(text: str, filename: str) -> tuple[SourceDocument | None, list[Diagnostic]]:

@@ -23,20 +23,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from narrative.errors import (
-    ChoiceUnavailableError,
-    ExpressionError,
-    GraphLoadError,
-    InvalidEventError,
-    UnknownReferenceError,
-)
-
 from server.config import ModelSettings, ServerSettings, Settings, TlsSettings
+from server.generation.safety import open_filter
 from server.interceptors.auth import AuthInterceptor
 from server.interceptors.status import StatusInterceptor
 from server.metrics import Readings, ServerMetrics
 from server.models.registry import ModelRegistry
-from server.generation.safety import open_filter
 from server.models.served import ServedModels
 from server.services.narrative import NarrativeServicer
 from server.services.story import StoryServicer
@@ -53,16 +45,6 @@ SERVICES = (STORY_SERVICE, NARRATIVE_SERVICE)
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-# narrative/ knows nothing of gRPC: its errors get their status codes here.
-DOMAIN_ERRORS = {
-    GraphLoadError: grpc.StatusCode.INVALID_ARGUMENT,
-    InvalidEventError: grpc.StatusCode.INVALID_ARGUMENT,
-    ExpressionError: grpc.StatusCode.INVALID_ARGUMENT,
-    UnknownReferenceError: grpc.StatusCode.NOT_FOUND,
-    ChoiceUnavailableError: grpc.StatusCode.FAILED_PRECONDITION,
-}
-
 
 def channel_options(server: ServerSettings) -> list[tuple[str, int]]:
     """Message limits and keepalive: TurboLink (Unreal) pings idle connections, and a
@@ -136,7 +118,7 @@ class StorytellerServer:
         store = SqliteStore(settings.narrative.database)
         catalog = GraphCatalog(store, settings.limits)
         metrics = _metrics(settings, registry, models, store, catalog) if settings.metrics.enabled else None
-        status = StatusInterceptor(DOMAIN_ERRORS, observer=metrics)
+        status = StatusInterceptor(observer=metrics)
         # The status interceptor is outermost, so calls the auth interceptor refuses are logged and counted too.
         interceptors: list[grpc.aio.ServerInterceptor] = [status]
         if settings.auth.tokens:
@@ -148,7 +130,7 @@ class StorytellerServer:
         )
         health = HealthServicer()
         story_pb2_grpc.add_StoryServiceServicer_to_server(
-            StoryServicer(registry, models, settings.limits, settings.generation), grpc_server
+            StoryServicer(registry, models, settings), grpc_server
         )
         narrative_pb2_grpc.add_NarrativeServiceServicer_to_server(
             NarrativeServicer(catalog, SessionManager(store, catalog, settings.limits), models, settings), grpc_server

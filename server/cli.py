@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from server.config import ConfigError, Settings, load_settings
+from server.sampling_flags import add_sampling_flags, given_sampling
 
 log = logging.getLogger("storyteller.cli")
 
@@ -35,9 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+BROKEN_PIPE_STATUS = 128 + signal.SIGPIPE
+"""Exit status when the reader of stdout went away (`storyteller graph simulate F | head`): that of a
+process SIGPIPE ended, as other command-line tools in a pipeline end."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; pointed at /dev/null, that flush cannot fail too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_STATUS
 
 
 # ------------------------------------------------------------------ serve
@@ -77,6 +88,8 @@ def register_serve(commands: Any) -> None:
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (logging.level)")
     parser.add_argument("--log-format", choices=("json", "text"), help="log line format (logging.format)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="set any key")
+    sampling = parser.add_argument_group("sampling of requests without sampling settings ([sampling])")
+    add_sampling_flags(sampling, "the [sampling] configuration")
     parser.set_defaults(func=run_serve)
 
 
@@ -97,6 +110,7 @@ FLAG_KEYS = {
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides = {key: getattr(args, flag) for flag, key in FLAG_KEYS.items() if getattr(args, flag) is not None}
+    overrides.update({f"sampling.{name}": value for name, value in given_sampling(args).items()})
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep or "." not in key:

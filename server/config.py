@@ -8,6 +8,7 @@ instead of a bare validation trace.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from server.generation.sampling import SamplingConfig
 
 ENV_PREFIX = "STORYTELLER_"
 # Bundles and quests shipped in the repository: the defaults when none are configured.
@@ -89,18 +92,13 @@ class BatchingSettings(_Section):
 class GenerationSettings(_Section):
     """The generation loop: how many sequences decode together, and what a request leaves to the server.
 
-    The default_* sampling values apply when a request has no `sampling` message at all; a
-    zero inside a present message switches that control off (the proto's convention).
+    The sampling settings of a request without a `sampling` message are the [sampling] section.
     """
 
     max_batch_size: int = Field(16, ge=1, description="sequences decoded together, emotion candidates included")
     max_waiting: int = Field(64, ge=0, description="requests waiting for a free row; more get RESOURCE_EXHAUSTED")
     default_max_tokens: int = Field(128, ge=1, description="new tokens when sampling.max_tokens is 0")
     default_candidates: int = Field(4, ge=1, description="candidates reranked by emotion when num_candidates is 0")
-    default_temperature: float = Field(0.8, ge=0)
-    default_top_k: int = Field(50, ge=0)
-    default_top_p: float = Field(0.95, ge=0, le=1)
-    default_repetition_penalty: float = Field(1.1, ge=0)
     max_resamples: int = Field(3, ge=0, description="content-filtered continuations resampled before giving up")
     stream_interval_ms: float = Field(
         20,
@@ -196,12 +194,22 @@ class Settings(_Section):
     models: ModelSettings = ModelSettings()
     batching: BatchingSettings = BatchingSettings()
     generation: GenerationSettings = GenerationSettings()
+    # What a request without a `sampling` message decodes with: SamplingConfig's fields, checked by
+    # it; a key left out keeps its default (a zero in a request's message switches a control off).
+    sampling: SamplingConfig = SamplingConfig.defaults()
     limits: LimitSettings = LimitSettings()
     narrative: NarrativeSettings = NarrativeSettings()
     auth: AuthSettings = AuthSettings()
     tls: TlsSettings = TlsSettings()
     metrics: MetricsSettings = MetricsSettings()
     safety: SafetySettings = SafetySettings()
+
+    @field_validator("sampling", mode="before")
+    @classmethod
+    def _sampling_over_defaults(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {**dataclasses.asdict(SamplingConfig.defaults()), **value}
+        return value
 
 
 def _flatten(data: Mapping[str, Any], source: str) -> dict[str, tuple[Any, str]]:
@@ -239,7 +247,10 @@ def _path_keys() -> set[str]:
     """The "section.key" names whose values are file system paths."""
     keys = set()
     for section, section_field in Settings.model_fields.items():
-        for name, field in section_field.annotation.model_fields.items():
+        model = section_field.annotation
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue  # [sampling]: SamplingConfig, which holds no paths
+        for name, field in model.model_fields.items():
             if field.annotation is Path or Path in get_args(field.annotation) or field.annotation == tuple[Path, ...]:
                 keys.add(f"{section}.{name}")
     return keys

@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
     if not texts or any(not t.strip() for t in texts):
         print("storyteller emotion: every text must be non-empty", file=sys.stderr)
         return 2
+    if settings.emotion is None:
+        print("storyteller emotion: --model is empty; name an emotion bundle folder", file=sys.stderr)
+        return 2
     try:
         classifier = EmotionClassifier(load_bundle("emotion", settings.emotion, "emotion", settings))
     except BundleError as exc:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from server.config import SAMPLE_MODELS, GenerationSettings, LimitSettings
-
-SAMPLING_FLAGS = ("temperature", "top_k", "top_p", "repetition_penalty", "no_repeat_ngram_size")
+from server.config import SAMPLE_MODELS, Settings
+from server.generation.sampling import SamplingConfig
+from server.sampling_flags import add_sampling_flags, given_sampling
 
 
 def register(commands: Any) -> None:
@@ -34,11 +35,7 @@ def register(commands: Any) -> None:
         "--emotion-model", type=str, help="emotion bundle for reranking and the detected emotion"
         " (default with --emotion: samples/models/emotion; '' for none)",
     )  # fmt: skip
-    parser.add_argument("--temperature", type=float, help="0 = greedy")
-    parser.add_argument("--top-k", type=int)
-    parser.add_argument("--top-p", type=float)
-    parser.add_argument("--repetition-penalty", type=float)
-    parser.add_argument("--no-repeat-ngram-size", type=int)
+    add_sampling_flags(parser, "the [sampling] configuration")
     parser.add_argument("--max-tokens", type=int, default=0, help="new tokens (0: the configured default)")
     parser.add_argument("--stop", action="append", default=[], help="stop string; repeatable")
     parser.add_argument("--seed", type=int, default=0, help="0: pick one (printed, to replay)")
@@ -47,18 +44,11 @@ def register(commands: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _request(args: argparse.Namespace, defaults: GenerationSettings) -> Any:
+def _request(args: argparse.Namespace, defaults: SamplingConfig) -> Any:
     """The flags as a GenerateRequest; a flag left out takes the configured default, not "off"."""
     from storyteller.v1 import common_pb2, story_pb2
 
-    values = {
-        "temperature": defaults.default_temperature,
-        "top_k": defaults.default_top_k,
-        "top_p": defaults.default_top_p,
-        "repetition_penalty": defaults.default_repetition_penalty,
-        "no_repeat_ngram_size": 0,
-    }
-    values.update({flag: getattr(args, flag) for flag in SAMPLING_FLAGS if getattr(args, flag) is not None})
+    values = dataclasses.asdict(defaults) | given_sampling(args)
     sampling = common_pb2.SamplingParams(max_tokens=args.max_tokens, stop=args.stop, seed=args.seed, **values)
     return story_pb2.GenerateRequest(
         prompt=args.prompt, style=args.style, target_emotion=args.emotion, sampling=sampling,
@@ -101,9 +91,9 @@ async def _generate(args: argparse.Namespace, bundle: Path) -> int:
     from server.generation.local import open_local
     from server.services.validation import generation_params
 
-    settings, limits = GenerationSettings(), LimitSettings()
-    params = generation_params(_request(args, settings), limits, settings)
-    models = await open_local(bundle, _emotion_bundle(args), args.threads, settings, limits)
+    settings = Settings()
+    params = generation_params(_request(args, settings.sampling), settings)
+    models = await open_local(bundle, _emotion_bundle(args), args.threads, settings.generation, settings.limits)
     started = time.perf_counter()
     try:
         async for item in models.story.stream(params, started=started):

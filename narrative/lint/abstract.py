@@ -15,7 +15,18 @@ from collections.abc import Callable
 
 from narrative.expressions import FUNCTIONS, Expr, ValueType
 from narrative.expressions.nodes import ARITHMETIC, COMPARISONS, Binary, Call, Constant, Name, Unary
-from narrative.lint.domain import BOTH, FALSE, INF, TRUE, UNKNOWN_NUMBER, Abstract, Interval, State, ValueSet, join_states
+from narrative.lint.domain import (
+    BOTH,
+    FALSE,
+    INF,
+    TRUE,
+    UNKNOWN_NUMBER,
+    Abstract,
+    Interval,
+    State,
+    ValueSet,
+    join_states,
+)
 from narrative.schema import Beat
 
 CallOracle = Callable[[Call], Abstract]
@@ -76,8 +87,8 @@ def assume(expr: Expr, state: State, outcome: bool, oracle: CallOracle = unknown
         case Name(name=name):
             current = state[name]
             assert isinstance(current, ValueSet), f"{name} is not a bool"
-            narrowed = current.meet(TRUE if outcome else FALSE)
-            return None if narrowed.is_empty() else {**state, name: narrowed}
+            kept = current.meet(TRUE if outcome else FALSE)
+            return None if kept.is_empty() else {**state, name: kept}
     result = value(expr, state, oracle)
     assert isinstance(result, ValueSet), f"not a condition: {expr!r}"
     return state if result.may_be(outcome) else None

@@ -4,15 +4,47 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from narrative.diagnostics import H, Rule, Severity
 from narrative.expressions import references
 from narrative.expressions.nodes import Call
 from narrative.lint.abstract import assume, in_beat
 from narrative.lint.codes import LintCode
-from narrative.lint.context import LintContext, LintFinding
+from narrative.lint.context import LintContext, LintFinding, emits
 from narrative.lint.flow import may_sets
 from narrative.schema import Die, Effect, Leave, ShiftEmotion
 
+_TOM = (
+    "characters: [{id: tom, name: Tom, baseline: {sadness: 0.5}}]\nfacts: [{id: secret, text: S}]\n"
+    "beats: [{id: a, summary: A, characters: [tom], target_emotion: {tom: joy}},\n"
+    "  {id: b, summary: B, characters: [tom], target_emotion: {tom: TARGET}}, {id: e, summary: E, ending: true}]\n"
+    "choices: [{id: a_b, from: a, to: b, text: t, effects: EFFECTS}, {id: b_e, from: b, to: e, text: t, condition: 'CONDITION'}]\n"
+)
 
+
+def _tom(target: str = "joy", effects: str = "[]", condition: str = "true") -> str:
+    return H + _TOM.replace("TARGET", target).replace("EFFECTS", effects).replace("CONDITION", condition)
+
+
+REMOVED_CHARACTER_PRESENT = Rule(
+    LintCode.REMOVED_CHARACTER_PRESENT, Severity.WARNING,
+    "a character listed in a beat that some path reaches after the character left or died",
+    "remove the character from the beat, or the leave/die effect from that path",
+    _tom(effects="[{do: die, character: tom}]"),
+)
+EMOTION_ARC_BREAK = Rule(
+    LintCode.EMOTION_ARC_BREAK, Severity.WARNING,
+    "a character's target emotion changes between two consecutive beats with nothing that explains it",
+    "add a shift_emotion effect toward the new emotion on the choice or the beat", _tom(target="anger"),
+)
+KNOWLEDGE_LEAK = Rule(
+    LintCode.KNOWLEDGE_LEAK, Severity.WARNING,
+    "a condition needs a character to know a fact that no path lets them learn",
+    "add a `learn` effect on the way, or list the fact in the character's `knows`",
+    _tom(condition="knows(player, secret)"),
+)  # fmt: skip
+
+
+@emits(REMOVED_CHARACTER_PRESENT)
 def removed_characters_present(context: LintContext) -> Iterator[LintFinding]:
     """L140: a beat lists a character that some path has made leave or die before entering it.
 
@@ -37,6 +69,7 @@ def removed_characters_present(context: LintContext) -> Iterator[LintFinding]:
                 )
 
 
+@emits(EMOTION_ARC_BREAK)
 def emotion_arc_breaks(context: LintContext) -> Iterator[LintFinding]:
     """L141: across a choice, a character's target emotion changes from A to B, and neither the
     choice nor the beat it enters shifts that character's emotion toward B (or away from A) by
@@ -71,6 +104,7 @@ def _shifts(character: str, effects: tuple[Effect, ...]) -> dict[str, float]:
     return total
 
 
+@emits(KNOWLEDGE_LEAK)
 def knowledge_leaks(context: LintContext) -> Iterator[LintFinding]:
     """L142: a condition that can only be true if a character knows a fact, in a beat that no
     path reaches with that character having learned it (nor knowing it from the start).

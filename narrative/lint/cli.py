@@ -27,7 +27,7 @@ def add_lint_command(group: Any) -> None:
         help="check plot graphs for unreachable beats, impossible conditions and other likely mistakes",
         description=(
             "Load each plot graph and report its problems as FILE:LINE:COLUMN: CODE SEVERITY: MESSAGE. "
-            "Load errors are E0xx codes; lint findings are L1xx codes (see narrative.lint.codes). "
+            "Load errors are E0xx codes; lint findings are L1xx codes (every code with an example: docs/lint-codes.md). "
             "Exits 1 when any file has an error, 2 when a file cannot be read."
         ),
     )

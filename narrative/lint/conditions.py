@@ -4,15 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from narrative.diagnostics import H, Rule, Severity
 from narrative.expressions import references
 from narrative.lint.abstract import assume, in_beat
 from narrative.lint.codes import LintCode
-from narrative.lint.context import LintContext, LintFinding
+from narrative.lint.context import LintContext, LintFinding, emits
 from narrative.lint.domain import describe
 from narrative.lint.ranges import declared_state
 from narrative.vocabulary import PLAYER_ID
 
+_GATED = (
+    "beats: [{id: a, summary: A, effects: [{do: add, variable: x, amount: 1}]},\n"
+    "  {id: e1, summary: E1, ending: true}, {id: e2, summary: E2, ending: true}]\n"
+    "choices: [{id: a_e1, from: a, to: e1, text: t}, {id: a_e2, from: a, to: e2, text: t, condition: 'CONDITION'}]\n"
+)
+CONTRADICTORY_CONDITION = Rule(
+    LintCode.CONTRADICTORY_CONDITION, Severity.ERROR,
+    "a condition that is false for every value its variables can hold, so the choice is never offered",
+    "check the comparisons joined by `and`, and the variables' min/max",
+    H + "variables: [{id: x, type: int, default: 0}]\n" + _GATED.replace("CONDITION", "x > 3 and x < 2"),
+)
+UNSATISFIABLE_GATE = Rule(
+    LintCode.UNSATISFIABLE_GATE, Severity.WARNING,
+    "a condition that no path of choices can make true where it is asked",
+    "check the effects on the way and who the beat lists as present (ignore if the game sets variables by events)",
+    H + "variables: [{id: x, type: int, default: 0, min: 0, max: 10}]\n" + _GATED.replace("CONDITION", "x >= 2"),
+)  # fmt: skip
 
+
+@emits(CONTRADICTORY_CONDITION, UNSATISFIABLE_GATE)
 def impossible_conditions(context: LintContext) -> Iterator[LintFinding]:
     """L120: false for every value the variables may hold by declaration (`x > 3 and x < 2`,
     or `clues > 10` with `max: 10`). L121: false for every value the variables can hold on

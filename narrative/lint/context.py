@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from narrative.algorithms import reachable_beats
+from narrative.diagnostics import Rule
 from narrative.expressions import Expr, references
 from narrative.graph import PlotGraph
+from narrative.lint.abstract import CallOracle, in_beat
 from narrative.lint.codes import DEFAULT_EMOTION_SHIFT_THRESHOLD, LintCode
 from narrative.lint.domain import State
-from narrative.lint.abstract import CallOracle, in_beat
 from narrative.lint.flow import Components, components
 from narrative.lint.knowledge import Knowledge
 from narrative.lint.ranges import variable_ranges
@@ -107,4 +108,26 @@ class LintContext:
         return variable_ranges(self.graph, self.conditions, self.reads, oracle_in)
 
 
-Check = Callable[[LintContext], Iterator[LintFinding]]
+@dataclass(frozen=True)
+class Check:
+    """A lint check and the rules of the codes it emits; a finding with a code it did not declare
+    is a bug of the check, and raises."""
+
+    run: Callable[[LintContext], Iterator[LintFinding]]
+    rules: tuple[Rule, ...]
+
+    def __call__(self, context: LintContext) -> Iterator[LintFinding]:
+        declared = {rule.code for rule in self.rules}
+        for finding in self.run(context):
+            if finding.code not in declared:
+                raise AssertionError(f"{self.run.__name__} emitted {finding.code}, which it does not declare")
+            yield finding
+
+
+def emits(*rules: Rule) -> Callable[[Callable[[LintContext], Iterator[LintFinding]]], Check]:
+    """Declares the rules of the codes a check function emits; the linter's registry is built from these."""
+
+    def declare(run: Callable[[LintContext], Iterator[LintFinding]]) -> Check:
+        return Check(run, rules)
+
+    return declare

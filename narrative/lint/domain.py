@@ -197,6 +197,8 @@ def describe(value: Abstract) -> str:
     if isinstance(value, ValueSet):
         if value.values is None:
             return "any value"
+        if value.values == BOTH.values:
+            return "either true or false"
         shown = sorted(_literal(v) for v in value.values)
         return " or ".join(shown) if shown else "nothing"
     if value.is_point():

@@ -12,14 +12,15 @@ from narrative.graph import PlotGraph
 from narrative.lint.abstract import CallOracle
 from narrative.lint.domain import BOTH, FALSE, Abstract
 from narrative.lint.flow import Components, may_sets
-from narrative.schema import Effect, LearnFact
+from narrative.schema import Beat, Choice, Effect, LearnFact
 
 
 class Knowledge:
     def __init__(self, graph: PlotGraph, parts: Components) -> None:
         self._at_start = {(c.id, fact) for c in graph.characters for fact in c.knows}
         self._bits: dict[tuple[str, str], int] = {}
-        for owner in (*graph.beats, *graph.choices):
+        owners: tuple[Beat | Choice, ...] = (*graph.beats, *graph.choices)
+        for owner in owners:
             for effect in owner.effects:
                 if isinstance(effect, LearnFact):
                     self._bits.setdefault((effect.character, effect.fact), 1 << len(self._bits))

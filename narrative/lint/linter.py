@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from narrative.diagnostics import Diagnostic
+from narrative.diagnostics import LOADER_RULES, Code, Diagnostic, Rule
 from narrative.graph import PlotGraph
 from narrative.lint.characters import emotion_arc_breaks, knowledge_leaks, removed_characters_present
-from narrative.lint.codes import LINT_RULES
+from narrative.lint.codes import LintCode
 from narrative.lint.conditions import impossible_conditions
 from narrative.lint.context import Check, LintConfig, LintContext, LintFinding
 from narrative.lint.quests import quest_order
@@ -33,6 +33,12 @@ CHECKS: tuple[Check, ...] = (
     knowledge_leaks,
 )
 """Every check, in the order their findings are listed for a graph without source positions."""
+
+LINT_RULES: dict[Code | LintCode, Rule] = {rule.code: rule for check in CHECKS for rule in check.rules}
+"""Each lint code's rule, as its check declares it: a check left out of CHECKS leaves its codes out."""
+
+RULES: tuple[Rule, ...] = (*LOADER_RULES, *sorted(LINT_RULES.values(), key=lambda rule: rule.code))
+"""Every diagnostic code, the loader's then the linter's, in code order: what docs/lint-codes.md lists."""
 
 SUPPRESSION = re.compile(r"#\s*lint:\s*ignore\s+(L\d{3}(?:\s*,\s*L\d{3})*)")
 """`# lint: ignore L111` (or `L111, L121`) at the end of a line silences those codes there: a
@@ -100,4 +106,4 @@ def _diagnostic(finding: LintFinding, document: SourceDocument | None) -> Diagno
         filename, (line, column) = UNPOSITIONED, (1, 1)
     else:
         filename, (line, column) = document.filename, document.position(finding.path, offset=finding.offset)
-    return Diagnostic(finding.code, rule.severity, finding.message, filename, line, column, rule.hint)  # type: ignore[arg-type]
+    return Diagnostic(finding.code, rule.severity, finding.message, filename, line, column, rule.hint)

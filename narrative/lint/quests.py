@@ -6,10 +6,27 @@ from collections.abc import Iterator, Mapping
 
 import networkx as nx
 
+from narrative.diagnostics import H, Rule, Severity
 from narrative.lint.codes import LintCode
-from narrative.lint.context import LintContext, LintFinding
+from narrative.lint.context import LintContext, LintFinding, emits
+
+_QUEST = (
+    "beats: [{id: a, summary: A}, {id: b, summary: B}, {id: c, summary: C}, {id: e, summary: E, ending: true}]\n"
+    "choices: [{id: a_b, from: a, to: b, text: t}, {id: b_c, from: b, to: c, text: t}, {id: c_e, from: c, to: e, text: t}]\n"
+    "quests: [{id: q, title: Q, steps: [{beat: c}, {beat: b}]}]\n"
+)
+QUEST_STEP_UNREACHABLE = Rule(
+    LintCode.QUEST_STEP_UNREACHABLE, Severity.WARNING, "a quest step that no path reaches from the step before it",
+    "reorder the steps, or add a path of choices between them", H + _QUEST,
+)
+QUEST_STEPS_INVERTED = Rule(
+    LintCode.QUEST_STEPS_INVERTED, Severity.WARNING,
+    "a quest step that every path reaches only after passing the step listed after it", "swap the two steps",
+    H + _QUEST.replace("{id: c_e,", "{id: c_b, from: c, to: b, text: t}, {id: c_e,"),
+)  # fmt: skip
 
 
+@emits(QUEST_STEP_UNREACHABLE, QUEST_STEPS_INVERTED)
 def quest_order(context: LintContext) -> Iterator[LintFinding]:
     """For consecutive steps A then B of a quest: L130 when no path leads from A to B, L131 when
     every path from the start to A passes B first (B dominates A), so the player always does

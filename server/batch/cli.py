@@ -16,6 +16,7 @@ import grpc
 
 from narrative.chat_format import ChatFormat
 from server.config import SAMPLE_MODELS
+from server.sampling_flags import add_sampling_flags
 
 PROMPT_CHARS = 400  # scene text before a line, at most
 
@@ -63,9 +64,7 @@ def register(commands: Any) -> None:
         "--emotion-model", type=Path, default=SAMPLE_MODELS / "emotion",
         help="emotion bundle for reranking and the detected emotion (in-process)",
     )  # fmt: skip
-    parser.add_argument("--temperature", type=float, default=0.8)
-    parser.add_argument("--top-p", type=float, default=0.95)
-    parser.add_argument("--repetition-penalty", type=float, default=1.1)
+    add_sampling_flags(parser, "the server's, as a request without sampling settings")
     parser.add_argument("--max-tokens", type=int, default=60)
     parser.add_argument("--candidates", type=int, default=4, help="candidates per line, reranked by emotion")
     parser.add_argument(
@@ -82,27 +81,28 @@ def _fail(message: str, code: int) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from server.batch.output import OutputFile
+    from server.batch.output import Format, OutputFile
     from server.batch.runner import BatchFailed
-    from server.batch.sources import BatchInputError, file_requests, graph_requests, intents_arg
+    from server.batch.sources import BatchInputError, RowError, file_requests, graph_requests, intents_arg
     from server.batch.writers import BatchSampling
     from server.generation.prompt import char_budget
-    from server.generation.types import SamplingConfig
+    from server.generation.sampling import SamplingConfig
     from server.models.bundle import BundleError
+    from server.sampling_flags import sampling_from_flags
 
     if args.workers < 1 or args.variants < 1:
         return _fail("--workers and --variants must be at least 1", 2)
-    sampling = BatchSampling(
-        SamplingConfig(temperature=args.temperature, top_p=args.top_p, repetition_penalty=args.repetition_penalty),
-        args.max_tokens, args.candidates,
-    )  # fmt: skip
+    try:
+        sampling = BatchSampling(sampling_from_flags(args, SamplingConfig.defaults()), args.max_tokens, args.candidates)
+    except ValueError as exc:
+        return _fail(str(exc), 2)
     checker = None
     try:
         max_context, styles, chat = _model_facts(args)
         budget = args.prompt_chars or char_budget(max_context, args.max_tokens, PROMPT_CHARS)
         if args.graph:
             lines = graph_requests(args.graph, intents_arg(args.intents), args.variants, budget, chat)
-            requests, checker, bad = lines.requests, lines.check, []
+            requests, checker, bad = lines.requests, lines.check, list[RowError]()
         else:
             requests, bad = file_requests(args.lines, styles, budget, chat)
     except (BatchInputError, BundleError, ValueError) as exc:
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"storyteller batch: {args.lines}: {error}", file=sys.stderr)
     if bad and args.bad_rows == "refuse":
         return _fail(f"{len(bad)} bad row(s); nothing written (--bad-rows skip writes the rest)", 2)
-    fmt = args.format or ("csv" if args.out.suffix.lower() == ".csv" else "jsonl")
+    fmt: Format = args.format or ("csv" if args.out.suffix.lower() == ".csv" else "jsonl")
     output = OutputFile(args.out, fmt)
     try:
         report = _run(args, requests, output, sampling, checker)

@@ -15,12 +15,12 @@ from functools import partial
 from pathlib import Path
 from typing import get_args
 
+from narrative.chat_format import ChatFormat
 from narrative.coherence import check
 from narrative.context import build_context
 from narrative.diagnostics import Severity
 from narrative.emotions import EKMAN_AXES
 from narrative.graph import PlotGraph
-from narrative.chat_format import ChatFormat
 from narrative.line_brief import chat_line_prompt, chat_situation_prompt
 from narrative.lint import lint_text
 from narrative.prompting import INTENT_VERBS, Intent, npc_line_prompt, situation_line_prompt

@@ -11,7 +11,7 @@ the file is byte-identical only while each server writes one line at a time for 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -21,12 +21,17 @@ from narrative.chat_format import ChatFormat
 from server.batch.output import LineRecord
 from server.batch.requests import LineRequest
 from server.generation.local import LocalModels, open_local
-from server.generation.types import GenerationParams, SamplingConfig
+from server.generation.sampling import SamplingConfig
+from server.generation.types import GenerationParams
+from server.services.validation import sampling_pb
 from storyteller.v1 import common_pb2, story_pb2, story_pb2_grpc
+
 
 @dataclass(frozen=True)
 class BatchSampling:
-    config: SamplingConfig = SamplingConfig(temperature=0.8, top_p=0.95, repetition_penalty=1.1)
+    """How every line of a batch is written: the server's sampling defaults unless the flags say otherwise."""
+
+    config: SamplingConfig = field(default_factory=SamplingConfig.defaults)
     max_tokens: int = 60
     candidates: int = 4
 
@@ -52,7 +57,8 @@ def _controls(request: LineRequest, styles: Collection[str], emotions: Collectio
     """The prompt's style and emotion where the model has them; a graph's value the model lacks is
     dropped (the line is still written); spreadsheet rows were checked against the styles on input."""
     prompt = request.prompt
-    return (prompt.style if prompt.style in styles else "", prompt.emotion if prompt.emotion in emotions else "")
+    emotion = prompt.emotion or ""
+    return (prompt.style if prompt.style in styles else "", emotion if emotion in emotions else "")
 
 
 class LocalWriter:
@@ -118,15 +124,9 @@ class GrpcWriter:
     async def write(self, request: LineRequest, seed: int, sampling: BatchSampling) -> LineRecord:
         model = await self._describe()
         style, emotion = _controls(request, model.styles, model.emotions)
-        config = sampling.config
         generate = story_pb2.GenerateRequest(
-            prompt=request.prompt.text, style=style,
-            target_emotion=emotion,
-            sampling=common_pb2.SamplingParams(
-                temperature=config.temperature, top_k=config.top_k, top_p=config.top_p,
-                repetition_penalty=config.repetition_penalty, no_repeat_ngram_size=config.no_repeat_ngram_size,
-                max_tokens=sampling.max_tokens, stop=list(request.prompt.stop), seed=seed,
-            ),
+            prompt=request.prompt.text, style=style, target_emotion=emotion,
+            sampling=sampling_pb(sampling.config, sampling.max_tokens, request.prompt.stop, seed),
             num_candidates=sampling.candidates,
         )  # fmt: skip
         response = await self._stub.Generate(generate, timeout=self._timeout)

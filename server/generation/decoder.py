@@ -7,22 +7,9 @@ the cache grown by the tokens just fed. A prefill feeds a whole prompt against a
 cache (batch of one: no padding inside a prompt); a step feeds one token per row of the
 batch cache (server.generation.kv_cache) and takes the grown cache back.
 
-No IOBinding: on CPU, onnxruntime reads numpy inputs in place and returns the present
-tensors as numpy arrays that become the next step's inputs without a copy, and the cache
-grows by one column every step, so there is no fixed buffer to bind. Measured on the tiny
-test model (batch 4, one thread): about 0.2 ms per step with run() and with IOBinding alike.
-That holds for the fused MultiHeadAttention graph export writes too (its present is still a
-new tensor one column longer). Binding the present outputs to buffers the cache would own, so
-that a joining row could be written after the last one instead of rebuilding the batch, cost
-more than it saved: 0.70 against 0.59 ms a step at one row (shipped model, 2 threads, 60
-positions), no better at 16; free slots (server.generation.kv_cache) let rows join and leave
-without it. What binding would buy needs another graph: the shipped story
-model with GroupQueryAttention in place of MultiHeadAttention, writing each new column into a
-max-length buffer bound as both past input and present output, ran a step in 1.39 instead of
-1.84 ms at 16 rows x 100 positions and 0.48 instead of 0.61 ms at one row (int8, 2 threads;
-same logits within 1e-5 in fp32), at the price of a different cache layout (rows
-left-aligned, lengths passed per row) and a second decoder path. On CUDA, binding the cache
-on the device would matter more; that is for when a GPU build serves.
+No IOBinding: on CPU the present tensors come back as numpy arrays that are the next step's
+inputs without a copy, and the cache grows a column a step, so there is no fixed buffer to
+bind (what binding would buy, measured: docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -37,7 +24,7 @@ from server.models.bundle import BundleError
 
 PAST = "past_key_values."
 PRESENT = "present."
-DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+DTYPES: dict[str, np.dtype] = {"tensor(float)": np.dtype(np.float32), "tensor(float16)": np.dtype(np.float16)}
 
 
 class KVDecoder:

@@ -15,9 +15,8 @@ Masked positions get no weight in the softmax, so with fp32 weights a row decode
 bit as it does alone.
 
 A row lives in a slot (a row of the tensors) from joining to leaving. The tensors are the
-arrays the last step returned, so changing their shape means copying the whole cache, which
-at 16 rows cost several ms, with a row finishing or joining every few steps. So a row that
-leaves only frees its slot, and a row that joins is written into a free slot; a free slot
+arrays the last step returned, so changing their shape copies the whole cache (what that
+cost: docs/decisions.md). So a row that leaves only frees its slot, and a row that joins is written into a free slot; a free slot
 rides along in the steps (as a row of length 0, attending to its own new column only) until
 someone takes it. The tensors are rebuilt only when a join needs more slots or a longer width
 than they have, or when free slots (over a quarter of them: the busy rows at the end move

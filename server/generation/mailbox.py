@@ -1,20 +1,15 @@
 """Events from the decode thread into an event loop, with one wake-up per burst.
 
-The decode thread emits an event per row and step. Waking the loop for each one (a write to the
-loop's self-pipe, then a read and a callback in the loop) was, at 16 streams, a round trip per
-token on a loop that also serves gRPC. A Mailbox collects what arrives while a wake-up is already
-on its way and delivers it all in that one callback; each job's queue then holds every event that
-came, so a consumer takes them at once and a stream sends them as one chunk.
+The decode thread emits an event per row and step; a wake-up of the loop per event would cost a
+round trip per token on a loop that also serves gRPC. A Mailbox collects what arrives while a
+wake-up is already on its way and delivers it all in that one callback; each job's queue then holds
+every event that came, so a consumer takes them at once and a stream sends them as one chunk.
 
 Under load the wake-ups are also spaced: `interval()` (seconds, asked when a wake-up is scheduled)
-is the least time between two deliveries. With 16 streams a step yields 16 tokens, and sending
-each in its own gRPC message cost the event loop about as much as decoding it; a 20 ms interval
-sends each stream a few tokens per message instead. The generator asks for no spacing while a
-single row decodes, so one stream still gets every token the moment it is decoded, and a call's
-first text and its end are never held back (time to first token, and the next call of a client
-waiting on this one). Such an urgent item is delivered at once with what its own queue holds, and
-only that: when it took every stream's waiting text along, the calls starting and ending at 16
-streams (sampled calls end at EOS at any step) cut every stream's chunks down to a token or two.
+is the least time between two deliveries, so a stream gets a few tokens per gRPC message. A single
+row decoding alone gets no spacing, and a call's first text and its end are never held back; such
+an urgent item is delivered at once with what its own queue holds, and only that, so it does not
+cut every other stream's chunks short. The measurements behind this: docs/decisions.md.
 """
 
 from __future__ import annotations

@@ -133,12 +133,6 @@ def release_points(text: str) -> list[int]:
     return points
 
 
-def complete_words(text: str) -> int:
-    """Length of the prefix of `text` that ends at a word boundary: what can be checked and sent."""
-    points = release_points(text)
-    return points[-1] if points else 0
-
-
 def load_blocklist(path: Path) -> dict[str, Rating]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()

@@ -202,7 +202,7 @@ class GenerationScheduler:
                 continue
             try:
                 self._step()
-            except Exception as exc:  # noqa: BLE001 - the loop must outlive one failed run
+            except Exception as exc:  # the loop must outlive one failed run
                 log.exception("generation step failed; the requests in the batch end with an error")
                 self._fail_all(exc)
         for row in self._rows:
@@ -279,7 +279,7 @@ class GenerationScheduler:
                 continue
             try:
                 logits, cache = self.decoder.prefill(job.spec.prompt_ids)
-            except Exception as exc:  # noqa: BLE001 - one bad prompt must not end the others
+            except Exception as exc:  # one bad prompt must not end the others
                 log.exception("generation prefill failed; its request ends with an error")
                 self._fail(job, exc)
                 continue
@@ -305,7 +305,7 @@ class GenerationScheduler:
                 # A request's rows (its emotion candidates) share its prompt, so its first logits too.
                 for row, token in zip(rows, _sample(rows, np.repeat(logits[None], len(rows), axis=0)), strict=True):
                     self._accept(row, token, at)
-            except Exception as exc:  # noqa: BLE001 - e.g. a sampler that cannot sample these logits
+            except Exception as exc:  # e.g. a sampler that cannot sample these logits
                 log.exception("generation failed on a first token; its request ends with an error")
                 self._fail(job, exc)
         self._compact()

@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from server.generation.sampling import SamplingConfig
+
+if TYPE_CHECKING:
+    from server.models.emotion import EmotionReading
 
 
 class FinishReason(enum.Enum):
@@ -20,21 +26,6 @@ class FinishReason(enum.Enum):
     CONTEXT_FULL = "context_full"
     CANCELLED = "cancelled"  # the client went away, or the server is shutting down
     DEADLINE = "deadline"  # the call's deadline passed between two steps
-
-
-@dataclass(frozen=True)
-class SamplingConfig:
-    """How each row picks its next token; the neutral value switches a control off."""
-
-    temperature: float = 0.0  # 0 = greedy (argmax)
-    top_k: int = 0  # 0 = off
-    top_p: float = 0.0  # 0 or 1 = off
-    repetition_penalty: float = 1.0  # 1 (or 0) = off
-    no_repeat_ngram_size: int = 0  # 0 = off
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature == 0.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +58,23 @@ class SequenceSpec:
     rows: int = 1
     stop: tuple[str, ...] = ()
     deadline: float | None = None  # time.monotonic() after which the rows are dropped
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """What a request produced: the chosen candidate's text and the figures a client is told."""
+
+    text: str
+    token_ids: tuple[int, ...]  # generated ids of the returned candidate, EOS included
+    finish_reason: FinishReason
+    prompt_tokens: int
+    completion_tokens: int
+    seed: int
+    style: str
+    candidates: int
+    time_to_first_token_ms: float
+    detected_emotion: EmotionReading | None = None
+    content_filtered: bool = False  # a candidate or a continuation was dropped by the content filter
 
 
 # Events the scheduler sends to the request that owns the row, from its worker thread.

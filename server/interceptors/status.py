@@ -17,13 +17,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
 import grpc
 
-from server.errors import InvalidArgument, ServiceError, Unavailable
-from server.interceptors.wrapping import Streaming, Unary, Undecodable, call_unary, iterate_stream, rewrap
+from server.errors import DOMAIN_ERRORS, InvalidArgument, ServiceError, Unavailable
+from server.interceptors.wrapping import (
+    Bidirectional,
+    Streaming,
+    Unary,
+    Undecodable,
+    call_unary,
+    iterate_stream,
+    rewrap,
+)
 
 log = logging.getLogger("storyteller.rpc")
 
@@ -84,7 +92,7 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
         observer: CallObserver | None = None,
     ) -> None:
         # Exceptions of layers that know nothing of gRPC (narrative/) and their codes.
-        self._domain_errors = dict(domain_errors or {})
+        self._domain_errors = dict(DOMAIN_ERRORS if domain_errors is None else domain_errors)
         self._observer = observer
         self.in_flight = InFlight()
         self.draining = False
@@ -107,8 +115,10 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
-        if handler is None or method.startswith(INFRASTRUCTURE_PREFIXES):
+        if handler is None:
             return handler
+        if method.startswith(INFRASTRUCTURE_PREFIXES):
+            return rewrap(handler, _refusing_undecodable_unary, _refusing_undecodable_stream, _refusing_undecodable_requests)
 
         def unary(behaviour: Unary) -> Unary:
             async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -120,7 +130,7 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
                     return await call_unary(behaviour, request, context)
                 except grpc.aio.AbortError:
                     raise  # the servicer chose its status itself
-                except Exception as exc:  # noqa: BLE001 - every exception gets a status
+                except Exception as exc:  # every exception gets a status
                     code, message = self._status_for(exc, method)
                     await context.abort(code, message)
                 finally:
@@ -142,7 +152,7 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
                     raise
                 except grpc.aio.AbortError:
                     raise
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     code, message = self._status_for(exc, method)
                     await context.abort(code, message)
                 finally:
@@ -159,7 +169,7 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
     @staticmethod
     def _refuse_if_undecodable(request: Any) -> None:
         if isinstance(request, Undecodable):
-            raise InvalidArgument("request", f"not a valid message of this method's request type: {request.error}")
+            raise _undecodable(request)
 
     def _start(self) -> float:
         self.in_flight.enter()
@@ -177,3 +187,47 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
         log.info("rpc %s %s", method, code.name, extra=extra)
         if self._observer is not None:
             self._observer.observe_call(method, code, seconds)
+
+
+def _undecodable(request: Undecodable) -> InvalidArgument:
+    return InvalidArgument("request", f"not a valid message of this method's request type: {request.error}")
+
+
+async def _abort_if_undecodable(request: Any, context: grpc.aio.ServicerContext) -> None:
+    if isinstance(request, Undecodable):
+        error = _undecodable(request)
+        await context.abort(error.code, bounded(error.message))
+
+
+# Health and reflection get only the refusal of undecodable bytes: INVALID_ARGUMENT, as every
+# application method gives, instead of grpc's UNKNOWN and a logged traceback.
+
+
+def _refusing_undecodable_unary(behaviour: Unary) -> Unary:
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await _abort_if_undecodable(request, context)
+        return await call_unary(behaviour, request, context)
+
+    return wrapped
+
+
+def _refusing_undecodable_stream(behaviour: Streaming) -> Streaming:
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        await _abort_if_undecodable(request, context)
+        async for item in iterate_stream(behaviour, request, context):
+            yield item
+
+    return wrapped
+
+
+def _refusing_undecodable_requests(behaviour: Bidirectional) -> Bidirectional:
+    async def wrapped(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async def checked() -> AsyncIterator[Any]:
+            async for request in requests:
+                await _abort_if_undecodable(request, context)
+                yield request
+
+        async for item in iterate_stream(behaviour, checked(), context):
+            yield item
+
+    return wrapped

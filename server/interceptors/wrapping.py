@@ -2,7 +2,8 @@
 
 grpc.aio interceptors receive a handler and must return one of the same kind with the
 same (de)serializers; this is the one place that knows how, for the two kinds of RPC
-the contract allows (unary-unary and unary-stream).
+the contract allows (unary-unary and unary-stream) and the bidirectional stream of
+server reflection.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import grpc
 
 Unary = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 Streaming = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
+Bidirectional = Callable[[AsyncIterator[Any], grpc.aio.ServicerContext], AsyncIterator[Any]]
 
 
 async def call_unary(behaviour: Callable[..., Any], request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -51,15 +53,20 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
     def deserialize(data: bytes) -> Any:
         try:
             return deserializer(data)
-        except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError, or anything a parser raises
+        except Exception as exc:  # protobuf's DecodeError, or anything a parser raises
             return Undecodable(exc)
 
     return deserialize
 
 
-def rewrap(handler: grpc.RpcMethodHandler, unary: Callable[[Unary], Unary], streaming: Callable[[Streaming], Streaming]) -> grpc.RpcMethodHandler:
-    """Returns handler with its behaviour passed through `unary` or `streaming`; a request that does
-    not parse reaches the behaviour as an `Undecodable`."""
+def rewrap(
+    handler: grpc.RpcMethodHandler,
+    unary: Callable[[Unary], Unary],
+    streaming: Callable[[Streaming], Streaming],
+    bidirectional: Callable[[Bidirectional], Bidirectional] | None = None,
+) -> grpc.RpcMethodHandler:
+    """Returns handler with its behaviour passed through `unary`, `streaming` or `bidirectional`; a
+    request that does not parse reaches the behaviour as an `Undecodable`."""
     if handler.unary_unary is not None:
         return grpc.unary_unary_rpc_method_handler(
             unary(handler.unary_unary),
@@ -72,4 +79,10 @@ def rewrap(handler: grpc.RpcMethodHandler, unary: Callable[[Unary], Unary], stre
             request_deserializer=_tolerant(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )
-    return handler  # client-streaming kinds: not in our contract (reflection uses one)
+    if handler.stream_stream is not None and bidirectional is not None:
+        return grpc.stream_stream_rpc_method_handler(
+            bidirectional(handler.stream_stream),
+            request_deserializer=_tolerant(handler.request_deserializer),
+            response_serializer=handler.response_serializer,
+        )
+    return handler  # client streaming: in neither our contract nor the infrastructure's

@@ -1,1 +1,1 @@
-"""Model bundles and the runtime that serves them."""
+"""Model bundles, the runtime that serves them, and the dynamic batching of their calls."""

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from narrative.emotions import EKMAN_AXES, EKMAN_GROUPS, SENTIMENT_GROUPS, SENTIMENTS, group_scores
-from server.batching import DynamicBatcher
+from narrative.emotions import EKMAN_AXES, EKMAN_GROUPS, SENTIMENT_GROUPS, SENTIMENTS, Group, group_scores
 from server.config import BatchingSettings
+from server.models.dynamic_batching import DynamicBatcher
 from server.models.registry import LoadedBundle
 
 DEFAULT_THRESHOLD = 0.5
@@ -52,7 +52,7 @@ class EmotionReadout:
         fine = {label: float(p) for label, p in zip(self.labels, fine_probabilities)}
         heads = {label: float(probabilities[i]) for label, i in self._heads.items()}
 
-        def groups(kind: str, members: Mapping[str, Sequence[str]], order: Sequence[str]) -> dict[str, float]:
+        def groups(kind: str, members: Mapping[Group, Sequence[str]], order: Sequence[Group]) -> dict[str, float]:
             folded = group_scores(fine, members, order)
             return {group: heads.get(f"{kind}:{group}", folded[group]) for group in order}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import grpc
 
@@ -19,6 +19,7 @@ from narrative.vocabulary import PLAYER_ID
 from server.config import Settings
 from server.errors import InvalidArgument
 from server.models.served import ServedModels
+from server.services.generation_convert import call_deadline, emotion_scores_pb, summary_pb
 from server.services.narrative_convert import (
     choice_pb,
     diagnostic_pb,
@@ -27,11 +28,10 @@ from server.services.narrative_convert import (
     session_pb,
     utterance_deltas_pb,
 )
-from server.services.story import call_deadline, emotion_scores_pb, summary_pb
 from server.services.validation import check_text, sampled_params
 from server.sessions.catalog import GraphCatalog
-from server.sessions.grounded import GroundedWriter, LineAsk, Written
 from server.sessions.manager import Session, SessionManager
+from server.writing.grounded import GroundedWriter, LineAsk, Written
 from storyteller.v1 import common_pb2, narrative_pb2, narrative_pb2_grpc
 
 INTENTS = {
@@ -41,7 +41,7 @@ INTENTS = {
 }
 
 
-async def _chunks(items: AsyncIterator[str | Written]) -> AsyncIterator[common_pb2.GenerationChunk]:
+async def _chunks(items: AsyncGenerator[str | Written]) -> AsyncGenerator[common_pb2.GenerationChunk]:
     """Text pieces as chunks, then the summary with the story's warnings about the chosen text."""
     index = 0
     async with contextlib.aclosing(items) as pieces:
@@ -73,32 +73,46 @@ class NarrativeServicer(narrative_pb2_grpc.NarrativeServiceServicer):
     def _session_pb(self, session: Session) -> narrative_pb2.Session:
         return session_pb(session.session_id, session.graph, session.state, self._settings.narrative.recent_events)
 
-    async def ValidateGraph(self, request, context: grpc.aio.ServicerContext) -> narrative_pb2.ValidateGraphResponse:
+    async def ValidateGraph(
+        self, request: narrative_pb2.ValidateGraphRequest, context: grpc.aio.ServicerContext
+    ) -> narrative_pb2.ValidateGraphResponse:
         graph, diagnostics = await asyncio.to_thread(self._catalog.analyse, request.source, _filename(request))
         return narrative_pb2.ValidateGraphResponse(
             ok=graph is not None, diagnostics=[diagnostic_pb(d) for d in diagnostics]
         )
 
-    async def LoadGraph(self, request, context: grpc.aio.ServicerContext) -> narrative_pb2.LoadGraphResponse:
+    async def LoadGraph(
+        self, request: narrative_pb2.LoadGraphRequest, context: grpc.aio.ServicerContext
+    ) -> narrative_pb2.LoadGraphResponse:
         graph, warnings = await asyncio.to_thread(self._catalog.load, request.source, _filename(request))
         return narrative_pb2.LoadGraphResponse(
             graph=graph_summary_pb(graph), diagnostics=[diagnostic_pb(d) for d in warnings]
         )
 
-    async def ListGraphs(self, request, context: grpc.aio.ServicerContext) -> narrative_pb2.ListGraphsResponse:
+    async def ListGraphs(
+        self, request: narrative_pb2.ListGraphsRequest, context: grpc.aio.ServicerContext
+    ) -> narrative_pb2.ListGraphsResponse:
         return narrative_pb2.ListGraphsResponse(graphs=[graph_summary_pb(g) for g in self._catalog.all()])
 
-    async def StartSession(self, request, context: grpc.aio.ServicerContext) -> narrative_pb2.StartSessionResponse:
+    async def StartSession(
+        self, request: narrative_pb2.StartSessionRequest, context: grpc.aio.ServicerContext
+    ) -> narrative_pb2.StartSessionResponse:
         return narrative_pb2.StartSessionResponse(session=self._session_pb(self._sessions.start(request.graph_id)))
 
-    async def GetSession(self, request, context: grpc.aio.ServicerContext) -> narrative_pb2.GetSessionResponse:
+    async def GetSession(
+        self, request: narrative_pb2.GetSessionRequest, context: grpc.aio.ServicerContext
+    ) -> narrative_pb2.GetSessionResponse:
         return narrative_pb2.GetSessionResponse(session=self._session_pb(self._sessions.get(request.session_id)))
 
-    async def EndSession(self, request, context: grpc.aio.ServicerContext) -> narrative_pb2.EndSessionResponse:
+    async def EndSession(
+        self, request: narrative_pb2.EndSessionRequest, context: grpc.aio.ServicerContext
+    ) -> narrative_pb2.EndSessionResponse:
         self._sessions.end(request.session_id)
         return narrative_pb2.EndSessionResponse()
 
-    async def ListChoices(self, request, context: grpc.aio.ServicerContext) -> narrative_pb2.ListChoicesResponse:
+    async def ListChoices(
+        self, request: narrative_pb2.ListChoicesRequest, context: grpc.aio.ServicerContext
+    ) -> narrative_pb2.ListChoicesResponse:
         session = self._sessions.get(request.session_id)
         open_ids = {c.id for c in available_choices(session.graph, session.state)}
         return narrative_pb2.ListChoicesResponse(
@@ -109,7 +123,9 @@ class NarrativeServicer(narrative_pb2_grpc.NarrativeServiceServicer):
             ]
         )
 
-    async def Choose(self, request, context: grpc.aio.ServicerContext) -> narrative_pb2.ChooseResponse:
+    async def Choose(
+        self, request: narrative_pb2.ChooseRequest, context: grpc.aio.ServicerContext
+    ) -> narrative_pb2.ChooseResponse:
         if not request.choice_id:
             raise InvalidArgument("choice_id", "required")
         session = await self._sessions.change(
@@ -117,7 +133,9 @@ class NarrativeServicer(narrative_pb2_grpc.NarrativeServiceServicer):
         )
         return narrative_pb2.ChooseResponse(session=self._session_pb(session))
 
-    async def ReportEvent(self, request, context: grpc.aio.ServicerContext) -> narrative_pb2.ReportEventResponse:
+    async def ReportEvent(
+        self, request: narrative_pb2.ReportEventRequest, context: grpc.aio.ServicerContext
+    ) -> narrative_pb2.ReportEventResponse:
         current = self._sessions.get(request.session_id)
         event = parse_game_event(game_event_data(request.event, current.graph))
         session = await self._sessions.change(
@@ -125,7 +143,9 @@ class NarrativeServicer(narrative_pb2_grpc.NarrativeServiceServicer):
         )
         return narrative_pb2.ReportEventResponse(session=self._session_pb(session))
 
-    async def ReportUtterance(self, request, context: grpc.aio.ServicerContext) -> narrative_pb2.ReportUtteranceResponse:
+    async def ReportUtterance(
+        self, request: narrative_pb2.ReportUtteranceRequest, context: grpc.aio.ServicerContext
+    ) -> narrative_pb2.ReportUtteranceResponse:
         text = check_text(request.text, self._settings.limits, "text")
         if not request.listener_id:
             raise InvalidArgument("listener_id", "required")
@@ -147,27 +167,25 @@ class NarrativeServicer(narrative_pb2_grpc.NarrativeServiceServicer):
             session=self._session_pb(session),
         )
 
-    async def Narrate(self, request, context: grpc.aio.ServicerContext) -> AsyncIterator[common_pb2.GenerationChunk]:
+    async def Narrate(
+        self, request: narrative_pb2.NarrateRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncGenerator[common_pb2.GenerationChunk]:
         started = time.perf_counter()
         story = self._models.require_story()
-        params = sampled_params(
-            request.sampling if request.HasField("sampling") else None, 0, request.rating,
-            self._settings.limits, self._settings.generation, prompt="", style=request.style,
-        )  # fmt: skip
+        params = sampled_params(request, 0, self._settings, prompt="", style=request.style)
         items = self._writer.narrate(story, request.session_id, params, call_deadline(context), started)
         async for chunk in _chunks(items):
             yield chunk
 
-    async def NpcLine(self, request, context: grpc.aio.ServicerContext) -> AsyncIterator[common_pb2.GenerationChunk]:
+    async def NpcLine(
+        self, request: narrative_pb2.NpcLineRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncGenerator[common_pb2.GenerationChunk]:
         started = time.perf_counter()
         story = self._models.require_story()
         if request.intent not in INTENTS and request.intent != narrative_pb2.NPC_INTENT_UNSPECIFIED:
             raise InvalidArgument("intent", f"{request.intent} is not an NpcIntent")
         situation = check_text(request.situation, self._settings.limits, "situation") if request.situation else ""
-        params = sampled_params(
-            request.sampling if request.HasField("sampling") else None, request.num_candidates, request.rating,
-            self._settings.limits, self._settings.generation, prompt="",
-        )  # fmt: skip
+        params = sampled_params(request, request.num_candidates, self._settings, prompt="")
         ask = LineAsk(
             session_id=request.session_id, character_id=request.character_id, listener_id=request.listener_id,
             intent=INTENTS.get(request.intent, ""), target_emotion=request.target_emotion, style=request.style,

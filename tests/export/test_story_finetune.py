@@ -24,7 +24,7 @@ def _dialogue_work(path, seed: int) -> None:
 
     rng = random.Random(seed)
     blocks = []
-    for i in range(24):
+    for _ in range(24):
         blocks.append(prose(rng, rng.randint(2, 4)))
         blocks.append(f'"{prose(rng, 1)}" said Maren.')
         blocks.append(f'"{prose(rng, 1)[:-1]}?" asked Tobias.')

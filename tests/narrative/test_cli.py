@@ -78,3 +78,18 @@ def test_render_reports_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFix
     assert _run("graph", "render", str(tmp_path / "none.yaml"), "-o", str(tmp_path / "out.html")) == 1
 
     assert "none.yaml" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_ends_the_output_quietly() -> None:
+    """`storyteller graph simulate FILE | head`: the closed pipe ends the command without a traceback."""
+    import subprocess
+
+    graph = Path(__file__).resolve().parents[2] / "samples" / "graphs" / "lighthouse_mystery.yaml"
+    command = [sys.executable, "-m", "server", "graph", "simulate", str(graph), "--runs", "50", "--format", "json"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before the report is printed
+    errors = process.stderr.read().decode()
+    process.wait(timeout=60)
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
+    assert process.returncode == 141  # as a process killed by SIGPIPE, which a shell pipeline expects

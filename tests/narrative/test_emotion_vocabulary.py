@@ -18,7 +18,6 @@ from narrative.emotions import (
     SENTIMENT_GROUPS,
     EmotionVector,
     fold_to_ekman,
-    fold_to_sentiment,
 )
 
 GOEMOTIONS = Path(
@@ -60,11 +59,6 @@ def test_fold_to_ekman_sums_groups_and_clamps():
     assert vector.joy == 1.0  # 1.3 clamped
     assert vector.neutral == pytest.approx(0.1)
     assert vector.fear == 0.0
-
-
-def test_fold_to_sentiment():
-    folded = fold_to_sentiment({"curiosity": 0.25, "grief": 0.5, "pride": 0.125})
-    assert folded == {"positive": 0.125, "negative": 0.5, "ambiguous": 0.25, "neutral": 0.0}
 
 
 def test_fold_rejects_unknown_labels():

@@ -92,7 +92,7 @@ def test_npc_line_prompt_opens_the_quote_with_intent_and_manner(lighthouse):
     context = build_context(lighthouse, state, speaker="keeper", listener="player")
     prompt = npc_line_prompt(context, intent="warn", situation="Where were you that night?")
     assert prompt.text.endswith(f'Tom Hale warned {PLAYER_IN_PROSE} angrily, "')  # the beat's arc: anger
-    assert f'The stranger said, "Where were you that night?"' in prompt.text
+    assert 'The stranger said, "Where were you that night?"' in prompt.text
     assert prompt.stop == ('"', "\n\n") and prompt.emotion == "anger"
     plain = npc_line_prompt(build_context(lighthouse, state, speaker="keeper", listener="player"), max_chars=80)
     assert plain.text.endswith(f'Tom Hale said to {PLAYER_IN_PROSE} angrily, "') and len(plain.text) <= 84

@@ -21,8 +21,7 @@ from narrative.lint import CHECKS, LINT_RULES, LintCode, LintConfig, lint_file, 
 from narrative.lint.abstract import assume
 from narrative.lint.cli import add_lint_command
 from narrative.lint.domain import BOTH, Interval, ValueSet
-from narrative.loader import load_graph_text
-from narrative.loader import graph_from_spec
+from narrative.loader import graph_from_spec, load_graph_text
 from narrative.random_graph import random_spec
 from narrative.simulate import simulate
 from tests.narrative.strategies import graph_data, load_data, property_settings
@@ -116,7 +115,7 @@ beats:
 choices:
   - {id: again, from: a, to: a, text: t}
 """
-    assert codes(body) == ["L104"]
+    assert lint(body) == [("L104", "beat 'a' leads only to itself and is not an ending: a playthrough there never ends")]
 
 
 # --- L11x variables ------------------------------------------------------------------------
@@ -188,6 +187,24 @@ def test_gate_no_path_satisfies(condition):
 def test_gate_message_shows_the_range_on_every_path():
     message = dict(lint(GATE.replace("CONDITION", "x >= 2")))["L121"]
     assert "x is 1" in message
+
+
+def test_gate_message_says_a_boolean_that_can_be_either_is_either():
+    body = """
+variables: [{id: x, type: int, default: 0}, {id: flag, type: bool}]
+beats:
+  - {id: a, summary: A}
+  - {id: b, summary: B}
+  - {id: e1, summary: E1, ending: true}
+  - {id: e2, summary: E2, ending: true}
+choices:
+  - {id: yes_, from: a, to: b, text: t, effects: [{do: set, variable: flag, value: true}]}
+  - {id: no_, from: a, to: b, text: t, effects: [{do: set, variable: flag, value: false}]}
+  - {id: b_e1, from: b, to: e1, text: t}
+  - {id: b_e2, from: b, to: e2, text: t, condition: "flag and x >= 2"}
+"""
+    message = dict(lint(body))["L121"]
+    assert "flag is either true or false" in message and "x is 0" in message
 
 
 LOOP = """

@@ -5,7 +5,7 @@ import json
 import pytest
 import yaml
 
-from narrative.diagnostics import CODE_TABLE, Code
+from narrative.diagnostics import LOADER_RULE, Code
 from narrative.errors import GraphLoadError
 from narrative.loader import analyse_graph_text, dump_graph, load_graph, load_graph_text
 
@@ -53,7 +53,7 @@ def test_each_code_points_at_file_line_column(data_dir, filename, code, line, co
 def test_every_code_has_a_broken_example(data_dir):
     examples = {path.name[:4].upper() for path in data_dir.glob("e0*")}
     assert examples == {code.value for code in Code}
-    assert set(CODE_TABLE) == set(Code)
+    assert set(LOADER_RULE) == set(Code)
 
 
 def test_all_integrity_errors_are_reported_together_in_order(data_dir):
@@ -76,7 +76,7 @@ def test_schema_errors_are_all_reported(data_dir):
 @pytest.mark.parametrize(
     ("text", "code", "fragment"),
     [
-        ("", Code.INVALID_VALUE, "valid dictionary"),
+        ("", Code.INVALID_VALUE, "holds no plot graph"),
         ("- just\n- a list\n", Code.INVALID_VALUE, "valid dictionary"),
         (MINIMAL.replace("style: mystery", "style: Mystery Noir"), Code.INVALID_VALUE, "pattern"),
         (MINIMAL.replace("id: a,", "id: not,"), Code.INVALID_VALUE, "condition language"),
@@ -106,7 +106,7 @@ def test_player_may_appear_where_any_character_fits():
     )
     text = text.replace("Start.}", "Start., effects: [{do: learn, character: player, fact: f}]}")
     graph = load_graph_text(text, "g.yaml")
-    assert graph.initial_relationship("player", "tom").trust == 0.5
+    assert [(r.from_, r.to, r.trust) for r in graph.spec.relationships] == [("player", "tom", 0.5)]
 
 
 def test_sample_loads_and_round_trips(lighthouse):
@@ -132,3 +132,28 @@ def test_load_error_message_lists_diagnostics():
         load_graph_text(MINIMAL.replace("start: a", "start: b"), "wire.yaml")
     assert "wire.yaml:1:" in str(caught.value)
     assert caught.value.diagnostics[0].code is Code.UNKNOWN_BEAT
+
+
+QUOTING_HINT = "quote words such as yes/no/on/off"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the file holds no plot graph"),
+        ("# only a comment\n", "the file holds no plot graph"),
+        (MINIMAL.replace("Start.}", "Start., effects: }"), "beats[0].effects: the key has no value"),
+        (MINIMAL + "  - id: b\n    summary: B\n    effects:\n", "beats[1].effects: the key has no value"),
+    ],
+)
+def test_an_empty_file_or_key_says_so_and_gets_no_quoting_hint(text: str, message: str) -> None:
+    _, diagnostics = analyse_graph_text(text)
+    assert [d.code for d in diagnostics] == [Code.INVALID_VALUE]
+    assert message in diagnostics[0].message and QUOTING_HINT not in diagnostics[0].hint
+
+
+def test_a_boolean_where_text_belongs_gets_the_quoting_hint() -> None:
+    _, diagnostics = analyse_graph_text(MINIMAL.replace("summary: Start.", "summary: yes"))
+    assert [d.code for d in diagnostics] == [Code.INVALID_VALUE] and QUOTING_HINT in diagnostics[0].hint
+    _, diagnostics = analyse_graph_text(MINIMAL.replace("Start.}", "Start., ending: maybe}"))
+    assert [d.code for d in diagnostics] == [Code.INVALID_VALUE] and QUOTING_HINT not in diagnostics[0].hint

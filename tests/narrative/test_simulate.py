@@ -4,6 +4,7 @@ properties on random graphs (no closed choice is ever taken; load -> dump -> loa
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import time
@@ -15,8 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from narrative.expressions import evaluate
-from narrative.loader import dump_graph, load_graph_text
-from narrative.loader import graph_from_spec
+from narrative.loader import dump_graph, graph_from_spec, load_graph_text
 from narrative.random_graph import random_graph_data, random_spec
 from narrative.schema import PlotGraphSpec
 from narrative.simulate import play, simulate
@@ -95,7 +95,7 @@ def test_emotion_trajectory_starts_at_initial_and_decays():
     assert points[0].runs == 100 and points[0].mean.fear == pytest.approx(0.8)
     assert points[1].mean.fear < points[0].mean.fear
     assert [p.step for p in points] == list(range(len(points))) and len(points) <= 21
-    assert all(a.runs >= b.runs for a, b in zip(points, points[1:]))
+    assert all(a.runs >= b.runs for a, b in itertools.pairwise(points))
 
 
 def test_bad_arguments_are_rejected():
@@ -135,7 +135,7 @@ def test_play_never_takes_a_closed_choice(data, seed):
     graph = load_data(data)
     rng = random.Random(seed)
     steps = list(play(graph, rng.choice, max_steps=30))
-    for before, after in zip(steps, steps[1:]):
+    for before, after in itertools.pairwise(steps):
         choice = after.choice
         assert choice is not None and choice.from_ == before.state.current_beat
         condition = graph.condition(choice.id)

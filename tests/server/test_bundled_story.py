@@ -5,7 +5,6 @@ Generation is seeded and each request runs alone, so these checks are determinis
 
 from __future__ import annotations
 
-
 import pytest
 
 from narrative.coherence import absent_characters
@@ -15,8 +14,9 @@ from narrative.session import state_at
 from server.cli import main
 from server.config import SAMPLE_MODELS, SAMPLES
 from server.generation.local import open_local
-from server.generation.types import GenerationParams, SamplingConfig
-from server.sessions.grounded import LineAsk, Written, line_in_state
+from server.generation.sampling import SamplingConfig
+from server.generation.types import GenerationParams
+from server.writing.grounded import LineAsk, Written, line_in_state
 
 STORY = SAMPLE_MODELS / "story"
 pytestmark = pytest.mark.skipif(not STORY.is_dir(), reason="no story bundle in samples/models/story")

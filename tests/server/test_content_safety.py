@@ -17,11 +17,12 @@ from server.generation.safety import (
     Rating,
     SafetyConfigError,
     WordScreen,
-    complete_words,
     load_blocklist,
     open_filter,
+    release_points,
 )
-from server.generation.types import GenerationParams, SamplingConfig
+from server.generation.sampling import SamplingConfig
+from server.generation.types import GenerationParams
 
 SAMPLING = SamplingConfig(temperature=1.0)
 
@@ -36,7 +37,7 @@ def test_blocklist_lines_and_errors_name_the_line(tmp_path):
     path.write_text("teen\n")
     with pytest.raises(SafetyConfigError, match=r"block.txt:1: expected TERM RATING"):
         load_blocklist(path)
-    with pytest.raises(SafetyConfigError, match="safety.classifier"):
+    with pytest.raises(SafetyConfigError, match=r"safety\.classifier"):
         open_filter(None, "no.such.module:hook")
     assert open_filter(None, "") is None
 
@@ -51,14 +52,14 @@ def test_terms_match_whole_words_and_phrases_regardless_of_case():
 
 
 SCREEN_FILTER = ContentFilter({"hell": Rating.TEEN, "bloody hell": Rating.MATURE, "son of a gun": Rating.NEVER})
-# The generator appends text cut at word ends (complete_words): each piece ends in a boundary.
+# The generator appends text cut at word ends (release_points): each piece ends in a boundary.
 PIECES = st.lists(
     st.builds(
         lambda words, end: " ".join(words) + end,
         st.lists(st.sampled_from(["hell", "Hell", "bloody", "son", "of", "a", "gun", "shell", "o's", "x-ray"]),
                  min_size=1, max_size=3),
         st.sampled_from([" ", "  ", "\n", ", ", ". "]),
-    ),  # fmt: skip
+    ),
     max_size=30,
 )
 
@@ -86,11 +87,11 @@ def test_word_screen_searches_only_the_last_chunks(monkeypatch):
     assert searched == ["the son of a gun!"]  # the last 4 chunks (the longest term's words), then the new text
 
 
-def test_only_complete_words_are_released():
-    assert complete_words("the knig") == 4
-    assert complete_words("the knight, ") == 12
-    assert complete_words("knight") == 0
-    assert complete_words("night" * 7) == 35  # a model stuck in one "word" still streams
+def test_text_is_released_at_word_ends():
+    assert release_points("the knig") == [4]
+    assert release_points("the knight, ") == [4, 11, 12]
+    assert release_points("knight") == []
+    assert release_points("night" * 7)[-1] == 35  # a model stuck in one "word" still streams
 
 
 async def _generate(story: StoryGenerator, rating: Rating, seed: int = 5, stream: bool = False) -> tuple[str, GenerationResult]:
@@ -111,7 +112,7 @@ async def story(tiny_story_bundle):
 
 
 async def test_a_blocked_word_is_never_sent_and_generation_resamples_from_what_was(story):
-    free_text, free = await _generate(story, Rating.MATURE)
+    free_text, _ = await _generate(story, Rating.MATURE)
     words = re.findall(r"[A-Za-z]{3,}", free_text)
     assert words, free_text
     blocked = words[len(words) // 2]

@@ -11,9 +11,11 @@ import pytest
 
 from server.config import BatchingSettings, GenerationSettings, LimitSettings, ModelSettings
 from server.errors import DeadlineExceeded, InvalidArgument
-from server.generation.generator import GenerationResult, StoryGenerator, emotion_score
+from server.generation.generator import GenerationResult, StoryGenerator
+from server.generation.rerank import emotion_score
+from server.generation.sampling import SamplingConfig
 from server.generation.scheduler import Job
-from server.generation.types import Failed, FinishReason, GenerationParams, SamplingConfig, SequenceSpec
+from server.generation.types import Failed, FinishReason, GenerationParams, SequenceSpec
 from server.models.emotion import BatchedEmotionClassifier, EmotionClassifier
 from server.models.registry import load_bundle
 

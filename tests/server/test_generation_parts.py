@@ -10,9 +10,16 @@ from server.errors import InvalidArgument
 from server.generation.detokenize import REPLACEMENT, IncrementalDetokenizer
 from server.generation.kv_cache import CacheBlock, KVCache
 from server.generation.prompt import PromptEncoder
-from server.generation.sampling import Sampler, apply_repetition_penalty, banned_ngram_tokens, sample, top_p_filter
+from server.generation.sampling import (
+    Sampler,
+    SamplingConfig,
+    apply_repetition_penalty,
+    banned_ngram_tokens,
+    min_p_filter,
+    sample,
+    top_p_filter,
+)
 from server.generation.stopping import StopMatcher
-from server.generation.types import SamplingConfig
 from server.models.bundle import read_manifest
 
 
@@ -69,6 +76,15 @@ def test_top_p_keeps_the_smallest_set_reaching_p():
     # A long flat tail: every token can reach the nucleus.
     flat = np.full((2, 1000), 0.001, np.float32)
     assert np.count_nonzero(top_p_filter(flat, np.array([0.5, 1.0])), axis=1).tolist() == [pytest.approx(500, abs=1), 1000]
+
+
+def test_min_p_keeps_the_tokens_near_the_most_likely_one():
+    probabilities = np.array([[0.1, 0.5, 0.05, 0.35]] * 3, np.float32)
+    kept = min_p_filter(probabilities, np.array([0.5, 1.0, 0.0]))
+    assert np.allclose(kept, [[0, 0.5, 0, 0.35], [0, 0.5, 0, 0], [0.1, 0.5, 0.05, 0.35]])  # the last: off
+    logits = np.log(np.array([0.1, 0.5, 0.05, 0.35], np.float32))
+    drawn = {sample_one(SamplingConfig(temperature=1.0, min_p=0.5), logits, seed=seed) for seed in range(200)}
+    assert drawn == {1, 3}
 
 
 def test_rows_sampled_together_draw_what_each_draws_alone():

@@ -7,12 +7,14 @@ import asyncio
 import grpc
 import pytest
 
+from server.generation.sampling import controls
 from server.generation.types import FinishReason
 from storyteller.v1 import common_pb2, story_pb2, story_pb2_grpc
 from tests.server.conftest import make_settings, wait_serving
 from tests.server.test_generation_loop import slow_down
 
 STORY = "storyteller.v1.StoryService"
+HELP = {name: control.help for name, control in controls().items()}
 
 
 @pytest.fixture
@@ -128,11 +130,17 @@ async def test_bad_requests_name_the_field(served):
             story_pb2.GenerateRequest(prompt="x", target_emotion="rage"),
             "target_emotion: unknown emotion 'rage'; this model accepts: fear, joy",
         ),
-        (request(temperature=-1), "sampling.temperature: -1; must be at least 0 (0 = greedy)"),
-        (request(top_p=1.5), "sampling.top_p: 1.5; must be between 0 and 1 (0 = off)"),
-        (request(top_k=-2), "sampling.top_k: -2; must be 0 (off) or more"),
-        (request(repetition_penalty=float("nan")), "sampling.repetition_penalty: nan; must be at least 0 (0 = off)"),
-        (request(no_repeat_ngram_size=-1), "sampling.no_repeat_ngram_size: -1; must be 0 (off) or more"),
+        (request(temperature=-1), f"sampling.temperature: -1; must be at least 0 ({HELP['temperature']})"),
+        (request(top_p=1.5), f"sampling.top_p: 1.5; must be between 0 and 1 ({HELP['top_p']})"),
+        (request(top_k=-2), f"sampling.top_k: -2; must be at least 0 ({HELP['top_k']})"),
+        (
+            request(repetition_penalty=float("nan")),
+            f"sampling.repetition_penalty: nan; must be at least 0 ({HELP['repetition_penalty']})",
+        ),
+        (
+            request(no_repeat_ngram_size=-1),
+            f"sampling.no_repeat_ngram_size: -1; must be at least 0 ({HELP['no_repeat_ngram_size']})",
+        ),
         (request(max_tokens=51), "sampling.max_tokens: 51; the limit is 50"),
         (request(stop=["ok", ""]), "sampling.stop[1]: empty stop string"),
         (request(stop=["x"] * 9), "sampling.stop: 9 strings; the limit is 8"),

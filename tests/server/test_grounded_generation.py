@@ -11,7 +11,7 @@ from narrative.coherence import ABSENT_CHARACTER
 from narrative.emotion_logic import blend, expression_weight
 from narrative.emotions import EmotionVector
 from narrative.loader import load_graph
-from server.sessions.grounded import UNSUPPORTED_CONTROL
+from server.writing.grounded import UNSUPPORTED_CONTROL
 from storyteller.v1 import common_pb2, narrative_pb2_grpc
 from storyteller.v1 import narrative_pb2 as pb
 from tests.server.conftest import make_settings, wait_serving

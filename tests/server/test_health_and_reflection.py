@@ -83,3 +83,22 @@ async def test_generation_without_a_story_model_is_unavailable_and_says_why(star
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await call
         assert caught.value.code() == grpc.StatusCode.UNAVAILABLE and "no story" in caught.value.details()
+
+
+BAD_BYTES = b"\x0a\x03\xff\xfe\xc3"  # field 1, a string holding invalid UTF-8
+
+
+@pytest.mark.parametrize(
+    "method", ["/grpc.health.v1.Health/Check", "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"]
+)
+async def test_health_and_reflection_refuse_undecodable_bytes_as_invalid_argument(start_server, channel_to, method):
+    channel = channel_to(await start_server())
+    raw = {"request_serializer": None, "response_deserializer": None}
+    if method.endswith("/Check"):
+        call = channel.unary_unary(method, **raw)(BAD_BYTES, timeout=10)
+    else:
+        call = channel.stream_stream(method, **raw)(iter([BAD_BYTES]), timeout=10).read()
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+    assert await check(channel, "") is not None  # and the server still answers

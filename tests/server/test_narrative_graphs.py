@@ -84,6 +84,40 @@ async def test_graphs_loaded_by_clients_survive_a_restart(start_server, channel_
     assert [g.graph_id for g in (await stub.ListGraphs(narrative_pb2.ListGraphsRequest())).graphs] == ["two_doors"]
 
 
+async def test_a_client_loaded_graph_is_not_replaced_by_a_configured_file_on_restart(start_server, channel_to, tmp_path):
+    folder, database = tmp_path / "graphs", str(tmp_path / "sessions.sqlite3")
+    folder.mkdir()
+    (folder / "doors.yaml").write_text(TWO_DOORS)
+    settings = {"narrative__database": database, "narrative__graphs": str(folder)}
+    server, stub = await narrative(start_server, channel_to, **settings)
+    await server.wait_graphs_loaded()
+    newer = TWO_DOORS.replace("title: Two Doors", "title: Two Doors Revised")
+    await stub.LoadGraph(narrative_pb2.LoadGraphRequest(source=newer, filename="doors.yaml"))
+    await server.shutdown()
+    server, stub = await narrative(start_server, channel_to, **settings)
+    await server.wait_graphs_loaded()
+    [graph] = (await stub.ListGraphs(narrative_pb2.ListGraphsRequest())).graphs
+    assert graph.title == "Two Doors Revised"
+
+
+async def test_a_new_version_that_no_longer_fits_live_sessions_is_refused(start_server, channel_to):
+    _, stub = await narrative(start_server, channel_to)
+    await stub.LoadGraph(narrative_pb2.LoadGraphRequest(source=TWO_DOORS))
+    session = (await stub.StartSession(narrative_pb2.StartSessionRequest(graph_id="two_doors"))).session
+    renamed = TWO_DOORS.replace("hall", "lobby")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.LoadGraph(narrative_pb2.LoadGraphRequest(source=renamed))
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "no longer fits 1 of its sessions" in caught.value.details() and "'hall'" in caught.value.details()
+    # The session plays on, on the version it started with; a version that still fits it is accepted.
+    await stub.ListChoices(narrative_pb2.ListChoicesRequest(session_id=session.session_id))
+    retitled = TWO_DOORS.replace("title: Two Doors", "title: Two Doors Revised")
+    assert (await stub.LoadGraph(narrative_pb2.LoadGraphRequest(source=retitled))).graph.title == "Two Doors Revised"
+    await stub.ListChoices(narrative_pb2.ListChoicesRequest(session_id=session.session_id))
+    await stub.EndSession(narrative_pb2.EndSessionRequest(session_id=session.session_id))
+    assert (await stub.LoadGraph(narrative_pb2.LoadGraphRequest(source=renamed))).graph.graph_id == "two_doors"
+
+
 async def test_lint_findings_come_back_and_lint_errors_refuse_the_graph(start_server, channel_to):
     _, stub = await narrative(start_server, channel_to)
     source = TWO_DOORS.replace("choices:\n", "  - {id: attic, summary: Nobody comes here., ending: true}\nchoices:\n")

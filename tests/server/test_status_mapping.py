@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import pkgutil
 
 import grpc
 import pytest
 
-from server.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted, Unavailable
+import narrative
+from narrative.errors import NarrativeError
+from server.errors import DOMAIN_ERRORS, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted, Unavailable
 from tests.server.conftest import make_settings
+
+
+class UnlistedNarrativeError(NarrativeError):
+    """A narrative error class that DOMAIN_ERRORS does not name."""
+
 
 RAISED = {
     "InvalidArgument": (InvalidArgument("texts[2]", "empty text"), grpc.StatusCode.INVALID_ARGUMENT, "texts[2]: empty text"),
@@ -18,6 +27,7 @@ RAISED = {
     "Unavailable": (Unavailable("model not loaded"), grpc.StatusCode.UNAVAILABLE, "model not loaded"),
     "NotImplementedError": (NotImplementedError(), grpc.StatusCode.UNIMPLEMENTED, "/probe.Probe/NotImplementedError is not implemented"),
     "KeyError": (KeyError("secret-internal-detail"), grpc.StatusCode.INTERNAL, "internal error"),
+    "UnlistedNarrativeError": (UnlistedNarrativeError("a bad beat"), grpc.StatusCode.INVALID_ARGUMENT, "a bad beat"),
 }
 
 
@@ -101,3 +111,22 @@ async def test_grace_period_bounds_the_wait_for_stuck_calls(start_server, channe
     with pytest.raises(grpc.aio.AioRpcError) as cancelled:
         await stuck
     assert cancelled.value.code() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE)
+
+
+def _subclasses(kind: type) -> set[type]:
+    found = set(kind.__subclasses__())
+    return found.union(*(_subclasses(sub) for sub in found))
+
+
+DESIGNER_TOOLS_ONLY = {"RenderError", "TwineImportError"}
+"""Raised by `storyteller graph render` and `import-twine` alone, never during a call."""
+
+
+def test_every_error_narrative_raises_has_its_own_status_code():
+    """NarrativeError's own entry is a safety net: each class narrative defines is listed by name."""
+    for module in pkgutil.walk_packages(narrative.__path__, "narrative."):
+        importlib.import_module(module.name)
+    classes = {c.__name__ for c in _subclasses(NarrativeError) if c.__module__.startswith("narrative.")}
+    listed = {c.__name__ for c in DOMAIN_ERRORS}
+    assert classes and classes - listed == DESIGNER_TOOLS_ONLY
+    assert list(DOMAIN_ERRORS)[-1] is NarrativeError  # the first match wins: the net comes last

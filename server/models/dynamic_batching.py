@@ -116,7 +116,7 @@ class DynamicBatcher(Generic[Item, Result]):
             items = [item for pending in live for item in pending.items]
             try:
                 results = await asyncio.to_thread(self._run_batch, items)
-            except Exception as exc:  # noqa: BLE001 - every caller of this batch gets the error
+            except Exception as exc:  # every caller of this batch gets the error
                 for pending in live:
                     if not pending.future.done():
                         pending.future.set_exception(exc)

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from server.batching import DynamicBatcher
+from server.models.dynamic_batching import DynamicBatcher
 
 
 class Recorder:

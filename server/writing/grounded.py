@@ -15,8 +15,9 @@ game's call over a graph written for another model.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, replace
+from typing import cast
 
 from narrative.coherence import CoherenceWarning, check
 from narrative.context import build_context
@@ -77,7 +78,7 @@ class GroundedWriter:
         params: GenerationParams,
         deadline: float | None = None,
         started: float | None = None,
-    ) -> AsyncIterator[str | Written]:
+    ) -> AsyncGenerator[str | Written]:
         """Prose for the session's current beat; `params` carries sampling and the request's style."""
         session = self._sessions.get(session_id)
         graph, state = session.graph, session.state
@@ -85,7 +86,7 @@ class GroundedWriter:
         beat = graph.beat(state.current_beat)
         arc = [beat.target_emotion[c] for c in state.present if c in beat.target_emotion]
         style, emotion, warnings = _controls(story, params.style, context.style, "", arc[0] if arc else "")
-        prompt = _fit(story, lambda chars: narration_prompt(context, emotion or None, chars), params.max_new_tokens)
+        prompt = _fit(story, lambda chars: narration_prompt(context, cast(EkmanLabel | None, emotion or None), chars), params.max_new_tokens)
         params = replace(params, style=style, target_emotion=emotion)
         async with contextlib.aclosing(
             _write(story, graph, state, prompt, params, None, warnings, deadline, started)
@@ -100,7 +101,7 @@ class GroundedWriter:
         params: GenerationParams,
         deadline: float | None = None,
         started: float | None = None,
-    ) -> AsyncIterator[str | Written]:
+    ) -> AsyncGenerator[str | Written]:
         """A line by `ask.character_id`; delivered (fed back into the state) when `apply_to_state`."""
         if not ask.character_id:
             raise InvalidArgument("character_id", "required")
@@ -118,7 +119,8 @@ class GroundedWriter:
                     after = await self._sessions.change(
                         ask.session_id,
                         state.step,
-                        lambda g, s: deliver_line(g, s, ask.character_id, listener, heard, result.text.strip())[0],
+                        # the lambda is applied within this iteration (B023)
+                        lambda g, s: deliver_line(g, s, ask.character_id, listener, heard, result.text.strip())[0],  # noqa: B023
                     )
                     item = replace(item, step=after.state.step)
                 yield item
@@ -159,7 +161,7 @@ async def _write(
     warnings: list[CoherenceWarning],
     deadline: float | None,
     started: float | None,
-) -> AsyncIterator[str | Written]:
+) -> AsyncGenerator[str | Written]:
     """Candidates ranked by coherence problems, then emotion; the chosen text's warnings at the end."""
 
     def problems(text: str, reading: EmotionReading | None) -> int:
@@ -186,7 +188,7 @@ async def line_in_state(
     params: GenerationParams,
     deadline: float | None = None,
     started: float | None = None,
-) -> AsyncIterator[str | Written]:
+) -> AsyncGenerator[str | Written]:
     """An NPC line for `ask` in `state` (no session, nothing applied): the NpcLine RPC's writing step,
     and what tools that write lines for arbitrary beats use."""
     if ask.target_emotion and ask.target_emotion not in EKMAN_AXES:
