@@ -37,7 +37,16 @@ from tqdm import tqdm
 from export.emotion_labeller import EkmanLabeller
 from export.errors import ExportError
 from export.npc_examples import LineExample, corpus_examples, with_feelings
-from export.story_corpus import Segment, dev_works, find_works, read_jsonl, read_segments, summary, write_jsonl
+from export.story_corpus import (
+    Segment,
+    Work,
+    dev_works,
+    find_works,
+    read_jsonl,
+    read_segments,
+    summary,
+    write_jsonl,
+)
 from export.story_tokenizer import (
     END_OF_TEXT,
     control_tokens,
@@ -93,15 +102,21 @@ class History:
 # --- corpus -----------------------------------------------------------------------------------
 
 
+def corpus_works(config: StoryTrainConfig) -> list[Work]:
+    """The works training reads: all of them, or the first `work_limit` of each genre (smoke runs)."""
+    works = find_works(config.data)
+    if config.work_limit:
+        works = [w for w in works if [x.title for x in works if x.genre == w.genre].index(w.title) < config.work_limit]
+    return works
+
+
 def prepare_corpus(config: StoryTrainConfig, progress: bool = True) -> tuple[list[Segment], list[Segment]]:
     """Segments with emotion labels, split by work; built once into OUT/corpus and reused."""
     folder = config.out / "corpus"
     if (folder / "summary.json").is_file():
         log.info("reusing the prepared corpus in %s", folder)
         return read_jsonl(folder / "train.jsonl"), read_jsonl(folder / "dev.jsonl")
-    works = find_works(config.data)
-    if config.work_limit:
-        works = [w for w in works if [x.title for x in works if x.genre == w.genre].index(w.title) < config.work_limit]
+    works = corpus_works(config)
     held = dev_works(works)
     segments = read_segments(works)
     labeller = EkmanLabeller(config.emotion_bundle, threads=config.threads or 2)
@@ -340,9 +355,7 @@ def _scratch_setup(config: StoryTrainConfig, train: list[Segment], dev: list[Seg
 def prepare_lines(config: StoryTrainConfig, progress: bool) -> tuple[list[LineExample], list[LineExample]]:
     """NPC-line examples split by work like the prose, each line's feeling read by the emotion bundle
     once and kept in OUT/corpus/line_feelings.json (the examples themselves are rebuilt from the works)."""
-    works = find_works(config.data)
-    if config.work_limit:
-        works = [w for w in works if [x.title for x in works if x.genre == w.genre].index(w.title) < config.work_limit]
+    works = corpus_works(config)
     examples = corpus_examples(works)
     path = config.out / "corpus" / "line_feelings.json"
     feelings = json.loads(path.read_text()) if path.is_file() else None
