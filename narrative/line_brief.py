@@ -11,6 +11,7 @@ The reply is the spoken words alone: no quotation marks, no "she said", no other
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from narrative.chat_format import ChatFormat
@@ -22,6 +23,13 @@ from narrative.state import SessionState
 from narrative.vocabulary import PLAYER_ID
 
 MAX_EARLIER = 4  # lines of the conversation so far that a brief carries, the latest last
+_SPEECH_VERBS = r"(?:said|says|asked|asks|replied|replies|answered|cried|exclaimed|whispered|shouted|muttered|added)"
+# Narration around speech: ", she said" / ", said the constable" / "He said, ..." (a line may say "I said").
+_WHO = r"(?:[Hh]e|[Ss]he|[Tt]hey|(?!You\b|I\b)[A-Z][a-z]+|the [a-z]+)"
+_ATTRIBUTION = re.compile(
+    rf"[,.!?]\s*{_WHO} {_SPEECH_VERBS}\b|[,.!?]\s*{_SPEECH_VERBS} {_WHO}\b|^{_WHO} {_SPEECH_VERBS}[,:]"
+)
+_SPEAKER_TAG = re.compile(r"(?:^|\n)\s*[A-Z][\w .']{0,30}:\s")
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,15 @@ class LineBrief:
     def prompt(self, chat: ChatFormat) -> str:
         """The text up to where the line starts, in the model's chat layout."""
         return chat.render(self.system(), self.user())
+
+
+def is_single_utterance(text: str) -> bool:
+    """Whether a written NPC line is the spoken words alone: not empty, one paragraph, no quotation
+    marks (narration around speech), no "she said" attribution, no "Name:" turn of another speaker."""
+    stripped = text.strip()
+    if not stripped or "\n" in stripped or '"' in stripped:
+        return False
+    return not (_ATTRIBUTION.search(stripped) or _SPEAKER_TAG.search(stripped))
 
 
 def _spoken_name(graph: PlotGraph, character: str) -> str:

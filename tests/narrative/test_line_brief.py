@@ -58,3 +58,20 @@ def test_chat_line_prompt_carries_the_session_into_the_brief(lighthouse):
     scene = next(line for line in prompt.text.splitlines() if line.startswith("Scene: "))
     assert len(scene) <= len("Scene: ") + 60
     assert prompt.stop == ("\n",) and prompt.style == context.style
+
+
+def test_single_utterances_are_told_from_narration_and_other_speakers():
+    from narrative.line_brief import is_single_utterance
+
+    assert is_single_utterance("Keep away from the cliffs tonight. The tide is wrong.")
+    assert is_single_utterance("I said no, and I meant it!")  # "I said" inside speech is still speech
+    for text in (
+        "",
+        "   ",
+        'Keep away, she said. "The tide is wrong."',
+        "Keep away from the cliffs, said the constable.",
+        "Keep away.\nThe stranger: Why?",
+        "Stranger: Why should I?",
+        "Keep away from the cliffs, Ada whispered.",
+    ):
+        assert not is_single_utterance(text), text
