@@ -108,22 +108,29 @@ def test_csv_output_imports_as_key_source_comment(models, tmp_path):
     assert OutputFile(out, "csv").done == {"inn_hello.0"}  # a CSV resumes too
 
 
-async def test_through_a_server_the_file_is_the_same(models, tmp_path, start_server, tiny_story_bundle, tiny_emotion_bundle):
-    local, remote = tmp_path / "local.jsonl", tmp_path / "remote.jsonl"
-    args = ["--graph", str(LIGHTHOUSE), "--intents", "greet", *FAST]
-    settings = make_settings(models__story=str(tiny_story_bundle), models__emotion=str(tiny_emotion_bundle))
-    server = await start_server(settings)
+async def in_process_and_through_a_server(start_server, story: Path, emotion: Path, out: Path) -> tuple[bytes, bytes]:
+    """The same batch written in-process and through a server on the same bundles."""
+    import asyncio
+
     import grpc
 
+    local, remote = out / "local.jsonl", out / "remote.jsonl"
+    args = ["--graph", str(LIGHTHOUSE), "--intents", "greet", *FAST]
+    server = await start_server(make_settings(models__story=str(story), models__emotion=str(emotion)))
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         await wait_serving(channel)
     # The CLI runs its own event loop: call it from a thread, the server keeps this one.
-    import asyncio
-
+    models = ["--bundle", str(story), "--emotion-model", str(emotion)]
     assert await asyncio.to_thread(batch, *args, *models, "--out", str(local)) == 0
     # One line at a time: the server's emotion batcher would otherwise mix two lines' candidates in one run.
     code = await asyncio.to_thread(batch, *args, "--server", f"127.0.0.1:{server.port}", "--out", str(remote))
-    assert code == 0 and remote.read_bytes() == local.read_bytes()
+    assert code == 0
+    return local.read_bytes(), remote.read_bytes()
+
+
+async def test_through_a_server_the_file_is_the_same(tmp_path, start_server, tiny_story_bundle, tiny_emotion_bundle):
+    local, remote = await in_process_and_through_a_server(start_server, tiny_story_bundle, tiny_emotion_bundle, tmp_path)
+    assert remote == local
 
 
 @pytest.mark.timeout(240)
@@ -140,10 +147,6 @@ def test_on_a_local_ray_the_file_is_the_same(models, tmp_path):
 async def test_a_chat_model_gets_briefs_locally_and_through_a_server_alike(
     tmp_path, start_server, tiny_chat_story_bundle, tiny_emotion_bundle
 ):
-    import asyncio
-
-    import grpc
-
     from server.batch.sources import file_requests, graph_requests
     from server.models.bundle import read_manifest
 
@@ -156,13 +159,7 @@ async def test_a_chat_model_gets_briefs_locally_and_through_a_server_alike(
     [row], _ = file_requests(rows, chat=chat)
     assert row.prompt.text.endswith(chat.user_to_assistant) and "Scene: The inn is on fire." in row.prompt.text
 
-    models = ["--bundle", str(tiny_chat_story_bundle), "--emotion-model", str(tiny_emotion_bundle)]
-    local, remote = tmp_path / "local.jsonl", tmp_path / "remote.jsonl"
-    args = ["--graph", str(LIGHTHOUSE), "--intents", "greet", *FAST]
-    settings = make_settings(models__story=str(tiny_chat_story_bundle), models__emotion=str(tiny_emotion_bundle))
-    server = await start_server(settings)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-        await wait_serving(channel)
-    assert await asyncio.to_thread(batch, *args, *models, "--out", str(local)) == 0
-    code = await asyncio.to_thread(batch, *args, "--server", f"127.0.0.1:{server.port}", "--out", str(remote))
-    assert code == 0 and remote.read_bytes() == local.read_bytes()
+    local, remote = await in_process_and_through_a_server(
+        start_server, tiny_chat_story_bundle, tiny_emotion_bundle, tmp_path
+    )
+    assert remote == local
