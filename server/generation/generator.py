@@ -71,6 +71,7 @@ class StoryGenerator:
             tokenizer,
             max_context=self.max_context,
             eos_id=manifest.special_tokens.get("eos_token_id"),
+            never_ids=self.prompt.control_ids,
             max_batch_size=settings.max_batch_size,
             max_waiting=settings.max_waiting,
             on_tokens=observer.observe_tokens if observer is not None else None,

@@ -37,6 +37,11 @@ class PromptEncoder:
         self.styles = _control_ids(tokenizer, manifest.control_tokens.styles, "styles")
         self.emotions = _control_ids(tokenizer, manifest.control_tokens.emotions, "emotions")
 
+    @property
+    def control_ids(self) -> list[int]:
+        """Every style and emotion token id: they steer, the model never writes them."""
+        return sorted({*self.styles.values(), *self.emotions.values()})
+
     @staticmethod
     def _control(field: str, value: str, known: Mapping[str, int], kind: str) -> list[int]:
         if not value:

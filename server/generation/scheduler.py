@@ -32,7 +32,7 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -96,9 +96,10 @@ class _Row:
         return self.ids[: self.length]
 
 
-def _sample(rows: list[_Row], logits: np.ndarray) -> list[int]:
+def _sample(rows: list[_Row], logits: np.ndarray, never: np.ndarray) -> list[int]:
     """The next token of each row from its logits (len(rows), vocab, an array of its own: sampling writes
-    the penalties into it), all rows at once."""
+    the penalties into it), all rows at once; the `never` ids are not drawn."""
+    logits[:, never] = -np.inf
     return sample(logits, [row.sampler for row in rows], [row.history for row in rows])
 
 
@@ -119,10 +120,14 @@ class GenerationScheduler:
         *,
         max_context: int,
         eos_id: int | None,
+        never_ids: Sequence[int] = (),
         max_batch_size: int = 8,
         max_waiting: int = 64,
         on_tokens: Callable[[int], None] | None = None,
     ) -> None:
+        """`never_ids`: tokens that steer and are never written (control tokens): a model whose control
+        embeddings started at their words' may otherwise put one where the word belongs, and it would
+        vanish from the text."""
         self.decoder = decoder
         self.max_context = max_context
         self.max_batch_size = max_batch_size
@@ -130,6 +135,7 @@ class GenerationScheduler:
         self.stats = SchedulerStats()
         self._tokenizer = tokenizer
         self._eos_id = eos_id
+        self._never = np.asarray(sorted(set(never_ids) - {eos_id}), np.int64)
         self._on_tokens = on_tokens
         self._cond = threading.Condition()
         self._waiting: collections.deque[Job] = collections.deque()
@@ -303,7 +309,7 @@ class GenerationScheduler:
         for job, logits, rows in first_tokens:
             try:
                 # A request's rows (its emotion candidates) share its prompt, so its first logits too.
-                for row, token in zip(rows, _sample(rows, np.repeat(logits[None], len(rows), axis=0)), strict=True):
+                for row, token in zip(rows, _sample(rows, np.repeat(logits[None], len(rows), axis=0), self._never), strict=True):
                     self._accept(row, token, at)
             except Exception as exc:  # e.g. a sampler that cannot sample these logits
                 log.exception("generation failed on a first token; its request ends with an error")
@@ -330,7 +336,7 @@ class GenerationScheduler:
         self.stats.steps += 1
         at = time.perf_counter()
         self._count_tokens(len(rows))
-        for row, token in zip(rows, _sample(rows, logits[[row.slot for row in rows]]), strict=True):
+        for row, token in zip(rows, _sample(rows, logits[[row.slot for row in rows]], self._never), strict=True):
             self._accept(row, token, at)
         self._compact()
 

@@ -277,3 +277,30 @@ async def test_a_failing_prefill_fails_its_own_request_only(story):
     assert len(events) == 1 and isinstance(events[0], Failed)
     after = await generator.generate(GenerationParams("The knight", sampling=GREEDY, max_new_tokens=3))
     assert after.completion_tokens == 3 and generator.scheduler.active == 0
+
+
+class FavouringSession:
+    """The same model, with one token made by far the most likely at every position."""
+
+    def __init__(self, session: ort.InferenceSession, token: int) -> None:
+        self._session = session
+        self._token = token
+
+    def run(self, names, feeds):
+        outputs = self._session.run(names, feeds)
+        outputs[names.index("logits")][..., self._token] += 100.0
+        return outputs
+
+
+async def test_control_tokens_steer_but_are_never_written(story):
+    generator = story()
+    horror = generator.prompt.styles["horror"]
+    decoder = generator.scheduler.decoder
+    decoder.session = FavouringSession(decoder.session, horror)
+    for sampling in (GREEDY, SAMPLED):
+        result = await generator.generate(GenerationParams("The knight", style="horror", sampling=sampling, max_new_tokens=16))
+        assert result.completion_tokens == 16 and horror not in result.token_ids
+    eos = generator.bundle.manifest.special_tokens["eos_token_id"]
+    decoder.session = FavouringSession(decoder.session, eos)  # EOS is never banned: it ends the row
+    ended = await generator.generate(GenerationParams("The knight", style="horror", sampling=GREEDY, max_new_tokens=16))
+    assert ended.completion_tokens <= 1
