@@ -11,12 +11,14 @@ every scheme, because quantizing its run-time operands costs an LLM most of its 
 Families:
 - `llama` (Llama, SmolLM, Mistral, Qwen2...: RMSNorm decoders with RoPE, GQA, usually tied
   embeddings) and `gpt2`: weight-only, block 32, symmetric, accuracy level 4 (int8 compute on
-  CPUs with VNNI); the LM head int8 under int4 layers and the embedding reading the head's
-  quantized weight (`shared`): see TiedWeights for the figures behind that default.
+  CPUs with VNNI); under int4, the layers int4 hurts most stay int8 (LLAMA_INT8_LAYERS); the LM
+  head int8 and the embedding reading the head's quantized weight (`shared`): see TiedWeights
+  for the figures behind that default.
 - `encoder` (BERT, MiniLM, RoBERTa...: the emotion classifier): dynamic int8, per channel,
   embeddings included (MiniLM cosine to fp32 0.993 per channel vs 0.967 per tensor); it has no
   int4 preset (a 22M encoder is compute-bound: weight-only int4 saves memory, not time).
-- `generic`: any other decoder, with the llama recipe; any other encoder, with the encoder's.
+- `generic`: any other decoder, with the llama recipe but no layer names to keep at int8 (node
+  names differ by architecture); any other encoder, with the encoder's.
 """
 
 from __future__ import annotations
@@ -54,8 +56,11 @@ class BlockWise:
     block_size: int = 32
     symmetric: bool = True
     accuracy_level: int = 4
-    # Layers kept at 8 bits when `bits` is 4: regular expressions searched in MatMul node names.
+    # Layers kept at 8 bits when `bits` is 4: regular expressions searched in MatMul node names,
+    # and every linear layer of the first and last `int8_edge_layers` decoder layers (of models with
+    # more than 4x as many: a 2-layer test model keeps none, so its int4 is still int4).
     int8_layers: tuple[str, ...] = ()
+    int8_edge_layers: int = 0
     # "rtn": round to nearest with the block's max |weight| as scale; "k_quant": llama.cpp's search
     # for the scale (and minimum) that minimise each block's error (onnxruntime's k_quant).
     algorithm: Literal["rtn", "k_quant"] = "rtn"
@@ -117,9 +122,29 @@ class QuantPreset:
         return {"family": self.family, "scheme": self.scheme, "method": self.method, **asdict(self)}
 
 
-_DECODER_PRESETS: dict[str, QuantPreset] = {
-    "int4": QuantPreset("llama", "int4", BlockWise(bits=4), TiedWeights(head="int8", embedding="shared")),
-    "int8": QuantPreset("llama", "int8", BlockWise(bits=8), TiedWeights(head="int8", embedding="shared")),
+# The layers int4 hurts most, kept at int8: each layer's value projection and MLP output (as
+# llama.cpp's Q4_K_M keeps them wider), and the first and last two decoder layers whole. On
+# SmolLM2-135M that is 32% of the linear weights and takes int4 from +6.4% to +2.4% bits per byte
+# over fp32, at 123 MB instead of 103 (docs/decisions.md). GPT-2's value projection is part of its
+# fused c_attn; its choice follows by analogy, unmeasured, and the export's own gate checks it.
+LLAMA_INT8_LAYERS = ("/self_attn/v_proj/", "/mlp/down_proj/")
+GPT2_INT8_LAYERS = ("/attn/c_attn/", "/mlp/c_proj/")
+EDGE_LAYERS = 2
+# The LM head int8 under int4 layers (int4 costs SmolLM2 2.5 points of bits per byte more), and the
+# embedding reading the head's weight (the table stored once).
+_TIED = TiedWeights(head="int8", embedding="shared")
+
+_DECODER_PRESETS: dict[tuple[Family, str], QuantPreset] = {
+    ("llama", "int4"): QuantPreset(
+        "llama", "int4", BlockWise(bits=4, int8_layers=LLAMA_INT8_LAYERS, int8_edge_layers=EDGE_LAYERS), _TIED
+    ),
+    ("llama", "int8"): QuantPreset("llama", "int8", BlockWise(bits=8), _TIED),
+    ("gpt2", "int4"): QuantPreset(
+        "gpt2", "int4", BlockWise(bits=4, int8_layers=GPT2_INT8_LAYERS, int8_edge_layers=EDGE_LAYERS), _TIED
+    ),
+    ("gpt2", "int8"): QuantPreset("gpt2", "int8", BlockWise(bits=8), _TIED),
+    ("generic", "int4"): QuantPreset("generic", "int4", BlockWise(bits=4), _TIED),
+    ("generic", "int8"): QuantPreset("generic", "int8", BlockWise(bits=8), _TIED),
 }
 
 
@@ -144,4 +169,4 @@ def preset_for(model_type: str, task: str, scheme: Scheme) -> QuantPreset | None
                 f"--quantize int4: weight-only int4 is for decoders; the {model_type} classifier takes int8 or none"
             )
         return QuantPreset("encoder" if family == "encoder" else "generic", "int8", DynamicInt8(), None)
-    return replace(_DECODER_PRESETS[scheme], family=family if family != "encoder" else "generic")
+    return _DECODER_PRESETS[(family if family != "encoder" else "generic", scheme)]

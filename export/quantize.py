@@ -37,6 +37,7 @@ CpuPreset = Literal["avx2", "avx512", "avx512_vnni", "arm64"]
 # Node types that carry quantized weights, counted into the manifest.
 # onnxruntime's integer-ops registry: what dynamic int8 can quantize.
 DYNAMIC_OPS = ("Conv", "MatMul", "Attention", "LSTM", "Gather", "Transpose", "EmbedLayerNormalization")
+LAYER_INDEX = re.compile(r"/(?:layers|h)\.(\d+)/")
 QUANTIZED_OPS = ("MatMulNBits", "GatherBlockQuantized", "MatMulInteger", "DynamicQuantizeLinear", "DequantizeLinear")
 
 
@@ -138,7 +139,7 @@ def _weight_only(
     gemm_as_matmul(proto.graph)
     head = _head_node(proto.graph)
     matmuls = [n.name for n in proto.graph.node if n.op_type == "MatMul" and n.name != head]
-    wider = [name for name in matmuls if any(re.search(p, name) for p in linear.int8_layers)] if linear.bits < 8 else []
+    wider = int8_matmuls(matmuls, linear) if linear.bits < 8 else []
     passes = [(8, set(matmuls) - set(wider)), (linear.bits, set(wider))] if wider else [(linear.bits, set())]
     try:
         for bits, excluded in passes:
@@ -173,6 +174,22 @@ def _weight_only(
         tied=tied.as_manifest() if tied else None,
     )
     return describe(path), settings
+
+
+def int8_matmuls(names: list[str], linear: BlockWise) -> list[str]:
+    """The MatMuls that BlockWise.int8_layers and int8_edge_layers keep at 8 bits, by node name.
+
+    Decoder layers are found by the index exporters put in node names: /layers.N/ (Llama) or /h.N/ (GPT-2).
+    """
+    index = {name: int(m.group(1)) for name in names if (m := LAYER_INDEX.search(name))}
+    layers = max(index.values(), default=-1) + 1
+    edge = linear.int8_edge_layers if layers > 4 * linear.int8_edge_layers else 0
+    edges = set(range(edge)) | set(range(layers - edge, layers))
+    return [
+        name
+        for name in names
+        if any(re.search(pattern, name) for pattern in linear.int8_layers) or index.get(name, -1) in edges
+    ]
 
 
 def gemm_as_matmul(graph: onnx.GraphProto) -> int:

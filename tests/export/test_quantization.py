@@ -22,7 +22,7 @@ from export.onnx_export import export_onnx
 from export.parity import MAX_BPB_INCREASE, Comparison, ParityReport, check_quantized
 from export.pipeline import ExportRequest, run_export
 from export.quant_presets import preset_for
-from export.quantize import activation_matmuls, quantize
+from export.quantize import activation_matmuls, int8_matmuls, quantize
 from server.cli import main as storyteller
 from server.config import ModelSettings
 from server.generation.decoder import KVDecoder
@@ -95,6 +95,7 @@ def test_presets_quantize_every_weight_matmul_and_leave_attention_float(exported
     )
     bits = 8 if scheme == "int8" else 4
     if bits == 4:
+        assert wider == 2 * LAYERS  # each layer's value projection and MLP output stay int8
         assert ops["MatMulNBits/4"] == linear - wider
     assert ops["MatMulNBits/8"] == (linear if bits == 8 else wider) + 1  # + the LM head, int8 by default
     assert ops["GatherBlockQuantized"] == 1 and ops["Gather"] <= Counter(n.op_type for n in before.node)["Gather"]
@@ -109,7 +110,19 @@ def test_presets_quantize_every_weight_matmul_and_leave_attention_float(exported
     # the tied table is stored once: no float copy of it is left
     vocab, hidden = settings.tied["vocab"], settings.tied["hidden"]
     assert not [i.name for i in after.initializer if list(i.dims) == [vocab, hidden]]
-    assert model.size_bytes < fp32.size_bytes / (2.5 if bits == 4 else 2)
+    assert model.size_bytes < fp32.size_bytes / 2
+
+
+def test_int4_keeps_value_and_mlp_output_and_the_edge_layers_at_int8():
+    projections = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    names = [f"/model/layers.{i}/{'mlp' if p.endswith(('gate_proj', 'up_proj', 'down_proj')) else 'self_attn'}/{p}/MatMul"
+             for i in range(30) for p in projections]  # fmt: skip
+    wider = int8_matmuls(names, preset_for("llama", "generation", "int4").linear)
+    whole = {name for name in names if re.search(r"/layers\.(0|1|28|29)/", name)}
+    assert whole < set(wider) and len(wider) == 4 * 7 + 26 * 2
+    assert all(("v_proj" in name or "down_proj" in name) for name in set(wider) - whole)
+    # a model of 8 layers or fewer keeps no whole layer wide
+    assert len(int8_matmuls(names[: 8 * 7], preset_for("llama", "generation", "int4").linear)) == 8 * 2
 
 
 def test_a_float_head_keeps_the_embedding_float(exported, tmp_path):
