@@ -12,54 +12,82 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from export import bundle, model_info
+from export.bits_per_byte import DEFAULT_EVAL_TOKENS, WINDOW, EvalTokens, default_eval_text, read_eval_texts, tokenize
 from export.decoder_rewrites import RewriteReport, rewrite_decoder
-from export.errors import ExportError
+from export.errors import ExportError, ParityError
 from export.labelled import LabelledTexts, read_labelled
 from export.manifest import Manifest
 from export.onnx_export import Device, OnnxModel, export_onnx
 from export.parity import (
     DEFAULT_TEXTS,
+    MAX_BPB_INCREASE,
     ParityReport,
     Tolerance,
+    check_quantized,
     check_reference,
     default_tolerance,
     emotion_parity,
     generation_parity,
 )
-from export.quantize import Preset, QuantizationSettings, detect_preset, quantize_int8
+from export.quant_presets import EmbeddingFormat, HeadFormat, QuantPreset, Scheme, preset_for
+from export.quantize import CpuPreset, QuantizationSettings, quantize
 from export.tasks import Task, load_tokenizer, load_torch_model
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+# int4 for decoders: within 3% bits per byte of fp32 on SmolLM2-135M with an int8 LM head, at a
+# third of int8's size (docs/decisions.md); int8 for the emotion encoder (dynamic, per channel).
+DEFAULT_SCHEME: dict[str, Scheme] = {"generation": "int4", "emotion": "int8"}
+
 
 @dataclass(frozen=True)
 class ExportRequest:
     model_dir: Path
     task: Task
     out: Path
-    quantize: Literal["int8", "none"] = "int8"
+    quantize: Scheme | None = None  # default: DEFAULT_SCHEME of the task on cpu, none (fp16) on cuda
+    lm_head: HeadFormat | None = None  # default: the family preset's (export.quant_presets)
+    embedding: EmbeddingFormat | None = None
     opset: int | None = None
     device: Device = "cpu"
     name: str | None = None  # default: the model folder's name
     texts: tuple[str, ...] = DEFAULT_TEXTS
     eval_file: Path | None = None
     eval_limit: int | None = None
+    eval_texts: tuple[Path, ...] = ()  # generation: held-out text for bits per byte; () = the built-in one
+    eval_tokens: int = DEFAULT_EVAL_TOKENS  # per eval text
+    allow_degraded: bool = False  # keep a quantized decoder that fails the bits-per-byte gate
     tolerance: Tolerance | None = None  # default: parity.default_tolerance(device)
     threads: int = 2
-    preset: Preset | None = None  # default: detected from this CPU
+    cpu_preset: CpuPreset | None = None  # dynamic int8: default detected from this CPU
     rewrite: bool = True  # decoders on CPU: export.decoder_rewrites before quantizing
     progress: bool = True
 
+    @property
+    def scheme(self) -> Scheme:
+        if self.quantize is not None:
+            return self.quantize
+        return "none" if self.device == "cuda" else DEFAULT_SCHEME[self.task]
+
     def check(self) -> None:
-        if self.device == "cuda" and self.quantize == "int8":
-            raise ExportError("--device cuda exports fp16; dynamic int8 is a CPU format: pass --quantize none")
+        if self.device == "cuda" and self.scheme != "none":
+            raise ExportError(f"--device cuda exports fp16; {self.scheme} is a CPU format: pass --quantize none")
         if self.eval_file is not None and self.task != "emotion":
             raise ExportError("--eval-file is a labelled emotion file; it does not apply to --task generation")
+        if self.eval_texts and self.task != "generation":
+            raise ExportError("--eval-text measures a decoder's bits per byte; it does not apply to --task emotion")
+        if self.eval_tokens < 2:
+            raise ExportError(f"--eval-tokens {self.eval_tokens}: bits per byte needs at least 2 tokens")
+        if (self.lm_head or self.embedding) and self.scheme == "none":
+            raise ExportError(
+                "--lm-head/--embedding choose how a quantized model stores them: add --quantize int4|int8"
+            )
         if not self.texts:
             raise ExportError("no sample texts to check parity on")
 
@@ -92,16 +120,22 @@ def run_export(request: ExportRequest) -> ExportResult:
     """Runs every step; raises ExportError (ParityError for parity) with what went wrong."""
     request.check()
     bundle.check_out_dir(request.out)
-    int8 = request.quantize == "int8"
+    texts = read_eval_texts(request.eval_texts) if request.eval_texts else [default_eval_text()]
     reference = "ort-fp16" if request.device == "cuda" else "ort-fp32"
     rewrite = request.rewrite and request.task == "generation" and request.device == "cpu"
-    steps = _Steps(total=5 + int8 + rewrite, enabled=request.progress)
+    quantized = request.scheme != "none"
+    steps = _Steps(total=5 + quantized + rewrite, enabled=request.progress)
     try:
         with tempfile.TemporaryDirectory(prefix="storyteller-export-") as work:
             with steps.step("load torch model"):
                 model = load_torch_model(request.model_dir, request.task)
                 tokenizer = load_tokenizer(request.model_dir)
                 labelled = _labelled(request, model)
+                preset = _preset(request, model.config.model_type)
+                eval_tokens = None
+                if request.task == "generation":
+                    window = min(WINDOW, model_info.max_context(model.config, tokenizer))
+                    eval_tokens = tokenize(tokenizer, texts, request.eval_tokens, window)
             with steps.step("export ONNX"):
                 exported = export_onnx(
                     request.model_dir, request.task, Path(work) / "full", request.opset, request.device
@@ -115,20 +149,23 @@ def run_export(request: ExportRequest) -> ExportResult:
                     )
             candidates: dict[str, OnnxModel] = {reference: exported}
             settings: QuantizationSettings | None = None
-            if int8:
-                with steps.step("quantize int8"):
-                    preset = request.preset or detect_preset()
-                    candidates["ort-int8"], settings = quantize_int8(exported, Path(work) / "int8", preset)
-            served = candidates["ort-int8" if int8 else reference]
+            served = exported
+            if preset is not None:
+                with steps.step(f"quantize {preset.scheme}"):
+                    served, settings = quantize(exported, Path(work) / preset.scheme, preset, request.cpu_preset)
+                    candidates[f"ort-{preset.scheme}"] = served
             staging = bundle.new_staging(request.out)
             try:
                 with steps.step("stage bundle files"):
                     bundle.stage_files(staging, served, tokenizer, model.config, request.model_dir)
                 with steps.step("check parity"):
-                    report = _parity(request, model, tokenizer, candidates, staging / bundle.TOKENIZER, labelled)
+                    report = _parity(
+                        request, model, tokenizer, candidates, staging / bundle.TOKENIZER, labelled, eval_tokens
+                    )
                     check_reference(report, request.tolerance or default_tolerance(request.device))
+                    gate = _gate(request, report)
                 with steps.step("write manifest"):
-                    draft = _manifest(request, model, tokenizer, served, settings, report, rewrites)
+                    draft = _manifest(request, model, tokenizer, served, settings, report, gate, rewrites)
                     manifest = bundle.finish(staging, draft, request.out)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -146,12 +183,32 @@ def _parity(
     candidates: dict[str, OnnxModel],
     tokenizer_file: Path,
     labelled: LabelledTexts | None,
+    eval_tokens: EvalTokens | None,
 ) -> ParityReport:
     paths = {variant: candidate.path for variant, candidate in candidates.items()}
     common = dict(tokenizer_file=tokenizer_file, device=request.device, threads=request.threads)
     if request.task == "generation":
-        return generation_parity(model, tokenizer, paths, request.texts, **common)
+        return generation_parity(model, tokenizer, paths, request.texts, eval_tokens=eval_tokens, **common)
     return emotion_parity(model, tokenizer, paths, request.texts, labelled=labelled, **common)
+
+
+def _preset(request: ExportRequest, model_type: str) -> QuantPreset | None:
+    preset = preset_for(model_type, request.task, request.scheme)
+    if preset is None:
+        return None
+    return preset.with_tied(request.lm_head, request.embedding)
+
+
+def _gate(request: ExportRequest, report: ParityReport) -> dict[str, Any]:
+    """The bits-per-byte gate: raises ParityError unless it passes or --allow-degraded keeps the bundle."""
+    failures = check_quantized(report, MAX_BPB_INCREASE)
+    if failures and not request.allow_degraded:
+        raise ParityError(
+            "quantization lost too much: " + "; ".join(failures) + ". Try --quantize int8 or --lm-head int8, "
+            "or pass --allow-degraded to keep this bundle anyway (its manifest will say so)"
+        )
+    return {"max_bits_per_byte_increase": MAX_BPB_INCREASE, "allow_degraded": request.allow_degraded,
+            "failures": failures}  # fmt: skip
 
 
 def _labelled(request: ExportRequest, model: PreTrainedModel) -> LabelledTexts | None:
@@ -170,6 +227,7 @@ def _manifest(
     served: OnnxModel,
     settings: QuantizationSettings | None,
     report: ParityReport,
+    gate: dict[str, Any],
     rewrites: RewriteReport | None,
 ) -> Manifest:
     config = model.config
@@ -182,7 +240,7 @@ def _manifest(
         inputs=served.inputs,
         outputs=served.outputs,
         opset=served.opset,
-        quantization=request.quantize if request.device == "cpu" else "fp16",
+        quantization=request.scheme if request.device == "cpu" else "fp16",
         quantization_settings=settings.as_manifest() if settings else None,
         graph_rewrites=rewrites.as_manifest() if rewrites else None,
         max_context=model_info.max_context(config, tokenizer),
@@ -198,7 +256,7 @@ def _manifest(
             "model_type": config.model_type,
             **model_info.base_model_source(request.model_dir),
         },
-        parity=report.as_manifest(),
+        parity={**report.as_manifest(), "gate": gate},
     )
 
 

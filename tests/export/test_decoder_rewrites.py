@@ -112,8 +112,9 @@ def test_export_records_the_rewrites_and_no_rewrite_keeps_the_graph(gpt2, tmp_pa
     served = Counter(n.op_type for n in onnx.load(str(rewritten.bundle / "model.onnx")).graph.node)
     plain = Counter(n.op_type for n in onnx.load(str(kept.bundle / "model.onnx")).graph.node)
     assert served["MultiHeadAttention"] == LAYERS and plain["MultiHeadAttention"] == 0
-    assert served["MatMulInteger"] > 0  # the flattened linears are still quantized
-    # and the tied embedding / LM head weight is stored once, in int8, as in optimum's own graph
-    assert rewritten.sizes["ort-int8"] <= kept.sizes["ort-int8"] * 1.05
-    fp32, _int8 = rewritten.report.comparisons
+    assert served["MatMulNBits"] == plain["MatMulNBits"] > 0  # the flattened linears are still quantized
+    # and the tied embedding / LM head weight is stored once, quantized, in both graphs
+    assert served["GatherBlockQuantized"] == plain["GatherBlockQuantized"] == 1
+    assert rewritten.sizes["ort-int4"] <= kept.sizes["ort-int4"] * 1.05
+    fp32, _int4 = rewritten.report.comparisons
     assert fp32.greedy_agreement == 1.0 and fp32.top1_agreement == 1.0

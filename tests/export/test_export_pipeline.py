@@ -1,5 +1,6 @@
-"""HF -> ONNX -> int8 bundle on tiny random models: export, quantization, parity, and the
-server reading (or refusing) what export writes. No network; the models are built here."""
+"""HF -> ONNX -> quantized bundle on tiny random models: export, quantization, parity, and the
+server reading (or refusing) what export writes. No network; the models are built here.
+The quantization presets and the bits-per-byte gate have their own tests (test_quantization)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from export.labelled import read_labelled
 from export.onnx_export import export_onnx
 from export.parity import Comparison, ParityReport, Tolerance, check_reference
 from export.pipeline import ExportRequest, ExportResult, run_export
-from export.quantize import detect_preset, quantize_int8
+from export.quant_presets import preset_for
+from export.quantize import activation_matmuls, detect_preset, quantize
 from server.cli import main as storyteller
 from server.config import ModelSettings
 from server.models.registry import ModelRegistry, load_bundle
@@ -70,19 +72,21 @@ def op_counts(path: Path) -> Counter:
     return Counter(node.op_type for node in onnx.load(str(path)).graph.node)
 
 
-@pytest.mark.parametrize("task", ["emotion", "generation"])
-def test_int8_graph_quantizes_every_matmul(models, task, tmp_path):
-    full = export_onnx(models[task], task, tmp_path / "full")
-    int8, settings = quantize_int8(full, tmp_path / "int8", "avx512_vnni")
+def test_dynamic_int8_quantizes_every_weight_matmul_and_no_activation_matmul(models, tmp_path):
+    full = export_onnx(models["emotion"], "emotion", tmp_path / "full")
+    preset = preset_for("bert", "emotion", "int8")
+    int8, settings = quantize(full, tmp_path / "int8", preset, "avx512_vnni")
     before, after = op_counts(full.path), op_counts(int8.path)
-    float_matmuls = before["MatMul"] + before["Gemm"]
-    assert float_matmuls > 0
-    assert after["MatMulInteger"] == float_matmuls
-    assert after["MatMul"] == after["Gemm"] == 0
+    attention = activation_matmuls(onnx.load(str(full.path)).graph)
+    assert len(attention) == 4  # Q x K^T and scores x V in each of 2 layers
+    assert after["MatMulInteger"] == before["MatMul"] + before["Gemm"] - len(attention) > 0
+    assert after["MatMul"] + after["Gemm"] == len(attention)
+    assert sorted(activation_matmuls(onnx.load(str(int8.path)).graph)) == sorted(attention)  # left as they were
     assert after["DynamicQuantizeLinear"] > 0
     assert int8.size_bytes < full.size_bytes
     assert (int8.inputs, int8.outputs) == (full.inputs, full.outputs)
-    assert settings.per_channel and settings.method == "dynamic" and settings.weights == "QInt8"
+    assert settings.preset["linear"]["per_channel"] and settings.preset["method"] == "dynamic"
+    assert settings.preset["weights"] == "QInt8" and settings.activation_matmuls == len(attention)
 
 
 def test_generation_exports_a_kv_cache(generation):
@@ -96,7 +100,7 @@ def test_emotion_parity_is_within_tolerance_and_reports_f1(emotion_cli):
     parity = json.loads((out / "manifest.json").read_text())["parity"]
     fp32, int8 = parity["comparisons"]
     assert fp32["variant"] == "ort-fp32" and int8["variant"] == "ort-int8"
-    assert fp32["max_abs_logit_diff"] <= Tolerance().atol and fp32["top1_agreement"] == 1.0
+    assert fp32["relative_logit_diff"] <= Tolerance().rtol and fp32["top1_agreement"] == 1.0
     assert 0 < int8["max_abs_logit_diff"] < 0.1  # int8 is lossy, but not broken
     assert parity["eval_samples"] == len(EVAL_ROWS)
     assert parity["macro_f1_delta"] == pytest.approx(int8["macro_f1"] - fp32["macro_f1"])
@@ -105,11 +109,12 @@ def test_emotion_parity_is_within_tolerance_and_reports_f1(emotion_cli):
 
 
 def test_generation_greedy_continuations_agree(generation):
-    fp32, int8 = generation.report.comparisons
+    fp32, int4 = generation.report.comparisons
+    assert generation.manifest.quantization == "int4"  # the default for decoders
     assert generation.report.greedy_tokens == 32
-    assert fp32.greedy_agreement == 1.0 and fp32.max_abs_logit_diff <= Tolerance().atol
-    assert int8.greedy_agreement is not None and int8.max_abs_logit_diff > 0
-    assert generation.sizes["ort-int8"] < generation.sizes["ort-fp32"]
+    assert fp32.greedy_agreement == 1.0 and fp32.relative_logit_diff <= Tolerance().rtol
+    assert int4.greedy_agreement is not None and int4.max_abs_logit_diff > 0
+    assert generation.sizes["ort-int4"] < generation.sizes["ort-fp32"]
 
 
 def test_server_reads_what_export_writes(emotion_cli, generation):
@@ -117,7 +122,7 @@ def test_server_reads_what_export_writes(emotion_cli, generation):
     emotion = load_bundle("emotion", emotion_dir, "emotion", SETTINGS)
     assert emotion.manifest.labels == EMOTION_LABELS
     assert emotion.manifest.multi_label and emotion.manifest.quantization == "int8"
-    assert emotion.manifest.quantization_settings["per_channel"] is True
+    assert emotion.manifest.quantization_settings["preset"]["linear"]["per_channel"] is True
     assert set(emotion.manifest.files) >= {"model.onnx", "tokenizer.json", "config.json"}
     assert emotion.tokenizer.padding is None  # the source pads to 64; the server pads per batch
     encoding = emotion.tokenizer.encode("what a lovely morning")
@@ -185,11 +190,11 @@ def test_damaged_bundle_is_refused_with_the_file_and_field(emotion_cli, tmp_path
 
 def test_export_fails_and_writes_nothing_when_fp32_is_off(models, emotion_cli, tmp_path, capsys):
     measured = json.loads((emotion_cli[0] / "manifest.json").read_text())["parity"]["comparisons"][0]
-    assert measured["max_abs_logit_diff"] > 0  # a tolerance below it must then fail
+    assert measured["relative_logit_diff"] > 0  # a tolerance below it must then fail
     out = tmp_path / "bundle"
     code = storyteller(
         ["export", "--model", str(models["emotion"]), "--task", "emotion", "--out", str(out),
-         "--atol", str(measured["max_abs_logit_diff"] / 2)]
+         "--rtol", str(measured["relative_logit_diff"] / 2)]
     )  # fmt: skip
     assert code == 1
     assert "parity check failed: ort-fp32: max |logit diff| vs torch" in capsys.readouterr().err
@@ -202,7 +207,7 @@ def test_check_reference_names_each_problem():
         comparisons=[Comparison("ort-fp32", float("nan"), 0.5), Comparison("ort-int8", 0.01, 1.0)],
     )  # fmt: skip
     with pytest.raises(ParityError) as caught:
-        check_reference(report, Tolerance(atol=1e-4, min_top1=0.99))
+        check_reference(report, Tolerance(rtol=1e-4, min_top1=0.99))
     for problem in ("ort-fp32: max |logit diff| vs torch nan", "top-1 agreement with torch 50.0%", "encodes 50%"):
         assert problem in str(caught.value)
 
@@ -225,7 +230,7 @@ def test_requests_that_cannot_work_are_refused_before_any_work(models, tmp_path)
     with pytest.raises(ExportError, match="exists and is not an empty folder"):
         run_export(ExportRequest(models["emotion"], "emotion", tmp_path / "taken", progress=False))
     with pytest.raises(ExportError, match="--quantize none"):
-        run_export(ExportRequest(models["emotion"], "emotion", tmp_path / "gpu", device="cuda", progress=False))
+        run_export(ExportRequest(models["emotion"], "emotion", tmp_path / "gpu", quantize="int8", device="cuda", progress=False))
     with pytest.raises(ExportError, match=r"not a folder with a config\.json"):
         run_export(ExportRequest(tmp_path / "nowhere", "emotion", tmp_path / "new", progress=False))
 

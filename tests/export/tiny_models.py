@@ -59,8 +59,10 @@ def build_tiny_bert(folder: Path, labels: list[str] = EMOTION_LABELS, seed: int 
     return folder
 
 
-def build_tiny_gpt2(folder: Path, seed: int = 0) -> Path:
-    """GPT-2-style causal LM: 2 layers x 32 wide, byte-level BPE of ~300 with control tokens."""
+def build_tiny_gpt2(folder: Path, seed: int = 0, fit_steps: int = 0) -> Path:
+    """GPT-2-style causal LM: 2 layers x 32 wide, byte-level BPE of ~300 with control tokens.
+
+    `fit_steps` > 0 first trains it on SENTENCES (see build_tiny_llama)."""
     import torch
     from tokenizers import Tokenizer, decoders, pre_tokenizers, trainers
     from tokenizers.models import BPE
@@ -84,6 +86,71 @@ def build_tiny_gpt2(folder: Path, seed: int = 0) -> Path:
         bos_token_id=0, eos_token_id=0,
     )  # fmt: skip
     torch.manual_seed(seed)
-    GPT2LMHeadModel(config).save_pretrained(folder)
+    model = GPT2LMHeadModel(config)
+    if fit_steps:
+        fit(model, [fast(text)["input_ids"] for text in SENTENCES], fit_steps)
+    model.save_pretrained(folder)
     fast.save_pretrained(folder)
     return folder
+
+
+def _byte_level_tokenizer(vocab_size: int, special_tokens: list[str]):
+    from tokenizers import Tokenizer, decoders, pre_tokenizers, trainers
+    from tokenizers.models import BPE
+
+    tokenizer = Tokenizer(BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=special_tokens, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tokenizer.train_from_iterator(SENTENCES, trainer)
+    return tokenizer
+
+
+def build_tiny_llama(folder: Path, seed: int = 0, fit_steps: int = 0) -> Path:
+    """Llama-style causal LM: 2 layers x 64 wide, 4 query heads sharing 2 key/value heads (GQA),
+    rotary positions, RMSNorm, tied input and output embeddings; byte-level BPE of ~300.
+
+    64 wide, so each linear layer has whole 32-weight quantization blocks (as real models do).
+    `fit_steps` > 0 first trains it on SENTENCES, so it predicts them and a damaged quantization
+    shows in its bits per byte (random weights predict nothing that could be lost).
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    tokenizer = _byte_level_tokenizer(300, ["<|endoftext|>", *CONTROL_TOKENS])
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
+        model_input_names=["input_ids", "attention_mask"], model_max_length=128,
+    )  # fmt: skip
+    config = LlamaConfig(
+        vocab_size=tokenizer.get_vocab_size(), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, rope_theta=10000.0,
+        tie_word_embeddings=True, bos_token_id=0, eos_token_id=0, pad_token_id=0,
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    if fit_steps:
+        fit(model, [fast(text)["input_ids"] for text in SENTENCES], fit_steps)
+    model.save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return folder
+
+
+def fit(model, sequences: list[list[int]], steps: int, lr: float = 3e-3) -> None:
+    """Full-batch AdamW on the sequences (right-padded, padding ignored): under a second for tiny models."""
+    import torch
+
+    width = max(len(s) for s in sequences)
+    ids = torch.tensor([s + [0] * (width - len(s)) for s in sequences])
+    mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in sequences])
+    labels = ids.masked_fill(mask == 0, -100)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    model.train()
+    for _ in range(steps):
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
