@@ -18,11 +18,14 @@ from narrative.chat_format import ChatFormat
 from narrative.context import GenerationContext
 from narrative.emotions import EkmanLabel
 from narrative.graph import PlotGraph
-from narrative.prompting import MOOD, PLAYER_IN_PROSE, Intent, StoryPrompt
+from narrative.prompting import MOOD, PLAYER_IN_PROSE, QUOTE, Intent, StoryPrompt
 from narrative.state import SessionState
 from narrative.vocabulary import PLAYER_ID
 
 MAX_EARLIER = 4  # lines of the conversation so far that a brief carries, the latest last
+# A line is one paragraph and is never quoted (the corpus's lines are the words inside the quotes):
+# a new line or a quotation mark means the model went on past the line.
+LINE_STOPS = ("\n", QUOTE)
 _SPEECH_VERBS = r"(?:said|says|asked|asks|replied|replies|answered|cried|exclaimed|whispered|shouted|muttered|added)"
 # Narration around speech: ", she said" / ", said the constable" / "He said, ..." (a line may say "I said").
 _WHO = r"(?:[Hh]e|[Ss]he|[Tt]hey|(?!You\b|I\b)[A-Z][a-z]+|the [a-z]+)"
@@ -103,9 +106,9 @@ def chat_line_prompt(
     max_chars: int = 400,
 ) -> StoryPrompt:
     """An NPC line for a chat-tuned model: the brief in its chat layout. The line ends with the turn
-    (the model's end of text); a new line would be a second utterance, so it stops there too."""
+    (the model's end of text), or at LINE_STOPS."""
     brief = brief_from_context(context, intent, earlier, max_scene_chars=max_chars)
-    return StoryPrompt(brief.prompt(chat), context.style, context.target_emotion, ("\n",))
+    return StoryPrompt(brief.prompt(chat), context.style, context.target_emotion, LINE_STOPS)
 
 
 def chat_situation_prompt(
@@ -117,7 +120,7 @@ def chat_situation_prompt(
         speaker=speaker, listener=listener or PLAYER_IN_PROSE, scene=situation.strip()[-max_chars:] if max_chars else "",
         feeling=emotion, intent=intent, style=style,
     )  # fmt: skip
-    return StoryPrompt(brief.prompt(chat), style, emotion, ("\n",))
+    return StoryPrompt(brief.prompt(chat), style, emotion, LINE_STOPS)
 
 
 def brief_from_context(

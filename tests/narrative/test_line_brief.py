@@ -57,7 +57,7 @@ def test_chat_line_prompt_carries_the_session_into_the_brief(lighthouse):
     assert "Intent: warn" in prompt.text and 'The stranger: "Who lit the lamp?"' in prompt.text
     scene = next(line for line in prompt.text.splitlines() if line.startswith("Scene: "))
     assert len(scene) <= len("Scene: ") + 60
-    assert prompt.stop == ("\n",) and prompt.style == context.style
+    assert prompt.stop == ("\n", '"') and prompt.style == context.style
 
 
 def test_single_utterances_are_told_from_narration_and_other_speakers():
