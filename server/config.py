@@ -15,7 +15,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from server.generation.sampling import SamplingConfig
 
@@ -42,6 +51,16 @@ def _host_port(value: str) -> str:
 
 # A listening address: "host:port", where port 0 picks a free one.
 Address = Annotated[str, AfterValidator(_host_port)]
+
+
+def _comma_separated(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
+
+
+# A list that the environment and --set give as one string: "a, b" is ("a", "b").
+CommaSeparated = BeforeValidator(_comma_separated)
 
 
 class ServerSettings(_Section):
@@ -125,28 +144,16 @@ class LimitSettings(_Section):
 
 class NarrativeSettings(_Section):
     database: Path = Field(Path(".storyteller/sessions.sqlite3"), description="SQLite file: sessions and graphs")
-    graphs: tuple[Path, ...] = Field(
+    graphs: Annotated[tuple[Path, ...], CommaSeparated] = Field(
         (SAMPLES / "graphs",), description="graph files or folders loaded at start-up"
     )
     recent_events: int = Field(20, ge=0, description="events returned with a session")
 
-    @field_validator("graphs", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(p.strip() for p in value.split(",") if p.strip())
-        return value
-
 
 class AuthSettings(_Section):
-    tokens: tuple[str, ...] = Field((), description="accepted bearer tokens; empty = no authentication")
-
-    @field_validator("tokens", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(t.strip() for t in value.split(",") if t.strip())
-        return value
+    tokens: Annotated[tuple[str, ...], CommaSeparated] = Field(
+        (), description="accepted bearer tokens; empty = no authentication"
+    )
 
 
 class TlsSettings(_Section):
