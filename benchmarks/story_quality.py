@@ -24,6 +24,13 @@ and almost exactly on int8 (activations are quantized over the whole batch).
 
     python -m benchmarks.story_quality --bundle samples/models/story --corpus runs/story/corpus \
         [--per-style 100] [--max-tokens 80] [--seed 1] [--json story_quality.json]
+    python -m benchmarks.story_quality --bundle v1=samples/models/story --bundle base=bundles/smollm2 \
+        --bundle v2=bundles/story-v2 --judge runs/style-judge --corpus runs/story-v2/corpus   # side by side
+
+Models side by side: bits per byte on the dev works (tokenizer-independent, no controls; the only
+cross-model language-model figure, as perplexity depends on the vocabulary), then the same requests for
+each. A bundle without control tokens (a base model) is asked for style and emotion in words, a line
+before the opening; the judges read the opening and continuation only, never that line.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ import numpy as np
 from export.story_corpus import Segment, read_jsonl
 from export.train_story import StoryTrainConfig, dev_blocks, encode
 from narrative.emotions import EKMAN_AXES
+from narrative.prompting import MOOD
 from server.config import SAMPLE_MODELS
 
 # Where `storyteller train story --out OUT` leaves its corpus, in the order they are looked for.
@@ -181,11 +189,31 @@ class StyleClassifier:
 
 @dataclass(frozen=True)
 class Request:
-    prompt: str
+    prompt: str  # the opening the text continues
     style: str
     emotion: str
     candidates: int
     seed: int
+    in_words: bool = False  # the model has no control tokens: style and emotion are asked for in words
+
+    def text(self) -> str:
+        """What the model is given: the opening, after a request in words when the model has no tokens."""
+        return words_lead(self.style, self.emotion) + self.prompt if self.in_words else self.prompt
+
+
+STYLE_WORDS = {
+    "adventure": "an adventure story", "fairy_tale": "a fairy tale", "horror": "a horror story",
+    "humour": "a humorous story", "mystery": "a mystery story", "science_fiction": "a science fiction story",
+}  # fmt: skip
+
+
+def words_lead(style: str, emotion: str) -> str:
+    """A base model's request for style and emotion, as a line before the opening."""
+    if not style and not emotion:
+        return ""
+    what = STYLE_WORDS.get(style, f"a {style.replace('_', ' ')} story") if style else "a story"
+    mood = f", written to make the reader feel {MOOD[emotion]}" if emotion else ""
+    return f"Here is a passage from {what}{mood}:\n\n"
 
 
 @dataclass(frozen=True)
@@ -217,7 +245,8 @@ class Runner:
         async def one(request: Request) -> Generated:
             nonlocal done
             params = GenerationParams(
-                prompt=request.prompt, style=request.style, target_emotion=request.emotion,
+                prompt=request.text(), style="" if request.in_words else request.style,
+                target_emotion="" if request.in_words else request.emotion,
                 sampling=self.sampling, max_new_tokens=self.max_tokens, seed=request.seed,
                 num_candidates=request.candidates,
             )  # fmt: skip
@@ -238,30 +267,35 @@ def opening(index: int) -> str:
     return OPENINGS[index % len(OPENINGS)]
 
 
-def style_requests(styles: Sequence[str], per_style: int, seed: int, controlled: bool) -> list[Request]:
+def style_requests(
+    styles: Sequence[str], per_style: int, seed: int, controlled: bool, in_words: bool = False
+) -> list[Request]:
     """Sample i of style s has the same prompt and seed with and without the control token."""
     return [
-        Request(opening(i), style if controlled else "", "", 1, seed * 1_000_000 + s * per_style + i + 1)
+        Request(opening(i), style if controlled else "", "", 1, seed * 1_000_000 + s * per_style + i + 1, in_words)
         for s, style in enumerate(styles)
         for i in range(per_style)
     ]
 
 
-def emotion_requests(targets: Sequence[str], per_target: int, seed: int, mode: str) -> list[Request]:
+def emotion_requests(
+    targets: Sequence[str], per_target: int, seed: int, mode: str, in_words: bool = False
+) -> list[Request]:
     """mode: "control" (token, 1 candidate), "rerank" (token, 4 candidates), "baseline" (neither)."""
     offset = 500_000  # apart from the style requests' seeds
     return [
         Request(
             opening(i), "", "" if mode == "baseline" else target, 4 if mode == "rerank" else 1,
-            seed * 1_000_000 + offset + t * per_target + i + 1,
-        )
+            seed * 1_000_000 + offset + t * per_target + i + 1, in_words,
+        )  # fmt: skip
         for t, target in enumerate(targets)
         for i in range(per_target)
     ]
 
 
-def style_figures(classifier: StyleClassifier, generated: Sequence[Generated], asked: Sequence[str]) -> dict[str, Any]:
-    """The classifier reads prompt + continuation; `asked` is the style each request stood for."""
+def style_figures(classifier: Any, generated: Sequence[Generated], asked: Sequence[str]) -> dict[str, Any]:
+    """The classifier (TF-IDF or the MiniLM judge) reads the opening + continuation, never a request in
+    words (it names the genre); `asked` is the style each request stood for."""
     predicted = classifier.predict([g.request.prompt + g.text for g in generated])
     return _hit_figures(asked, predicted, classifier.styles)
 
@@ -281,7 +315,7 @@ def _hit_figures(asked: Sequence[str], predicted: Sequence[str | None], classes:
 
 def samples(generated: Sequence[Generated]) -> list[dict[str, str]]:
     return [
-        {"prompt": g.request.prompt, "style": g.request.style, "emotion": g.request.emotion, "text": g.text}
+        {"prompt": g.request.text(), "style": g.request.style, "emotion": g.request.emotion, "text": g.text}
         for g in generated
     ]
 
@@ -298,7 +332,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         prog="python -m benchmarks.story_quality",
         description="Story model quality through the server's generation loop (figures, not pass/fail).",
     )
-    parser.add_argument("--bundle", type=Path, default=SAMPLE_MODELS / "story", help="int8 generation bundle")
+    parser.add_argument(
+        "--bundle", action="append", metavar="[NAME=]DIR",
+        help="a generation bundle; repeatable, for models side by side (default: the shipped one). A bundle "
+        "without control tokens is asked for style and emotion in words",
+    )  # fmt: skip
+    parser.add_argument("--judge", type=Path, help="a style judge from `storyteller train style-judge`, beside TF-IDF")
+    parser.add_argument("--bpb-tokens", type=int, default=4096, help="tokens of each dev work for bits per byte")
     parser.add_argument(
         "--corpus", type=Path, help="OUT/corpus of `storyteller train story` (train.jsonl, dev.jsonl); "
         f"default: the first of {', '.join(map(str, CORPUS_CANDIDATES))} that exists",
@@ -324,7 +364,33 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-async def _measure(args: argparse.Namespace, corpus: Path) -> dict[str, Any]:
+@dataclass
+class Judges:
+    """The style judges, trained or loaded once for every bundle measured."""
+
+    tfidf: StyleClassifier
+    minilm: Any | None  # export.style_judge.StyleJudge
+
+
+def dev_bits_per_byte(generator: Any, session: Any, dev: Sequence[Segment], tokens_per_work: int) -> dict[str, Any]:
+    """Bits per byte of the bundle on the dev works' text (the first tokens of each work, no controls):
+    tokenizer-independent, so models with different vocabularies compare (export.bits_per_byte)."""
+    from transformers import PreTrainedTokenizerFast
+
+    from export.bits_per_byte import EvalText, bits_per_byte, tokenize
+    from export.ort_decoder import OrtDecoder
+
+    works: dict[str, list[str]] = {}
+    for segment in dev:
+        works.setdefault(segment.work, []).append(segment.text)
+    texts = [EvalText(work, "\n\n".join(parts)) for work, parts in sorted(works.items())]
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=generator.tokenizer)
+    data = tokenize(tokenizer, texts, tokens_per_work, min(1024, generator.max_context))
+    value = bits_per_byte(OrtDecoder(session), data)
+    return {"bits_per_byte": value, "works": list(data.names), "tokens": data.tokens, "bytes": data.bytes}
+
+
+async def _measure(args: argparse.Namespace, corpus: Path, bundle: Path, judges: Judges) -> dict[str, Any]:
     from server.config import GenerationSettings
     from server.generation.local import open_local
     from server.generation.sampling import SamplingConfig
@@ -333,44 +399,52 @@ async def _measure(args: argparse.Namespace, corpus: Path) -> dict[str, Any]:
     training = json.loads(training_json.read_text()) if training_json.is_file() else None
     train, dev = read_jsonl(corpus / "train.jsonl"), read_jsonl(corpus / "dev.jsonl")
     settings = GenerationSettings(max_batch_size=args.batch_size, max_waiting=1024)
-    models = await open_local(args.bundle, args.emotion_bundle, args.threads, settings)
+    models = await open_local(bundle, args.emotion_bundle, args.threads, settings)
     generator, story = models.story, models.story.bundle
+    controls = story.manifest.control_tokens
+    in_words = not controls.styles and not controls.emotions
     report: dict[str, Any] = {
-        "bundle": {"path": str(args.bundle), "name": story.manifest.name, "quantization": story.manifest.quantization},
+        "bundle": {"path": str(bundle), "name": story.manifest.name, "quantization": story.manifest.quantization},
+        "controls": "asked in words" if in_words else "control tokens",
         "emotion_bundle": models.emotion.classifier.name,
         "corpus": str(corpus),
     }
+    print(f"bits per byte on the dev works ({bundle}) ...", flush=True)
+    report["bits_per_byte"] = await asyncio.to_thread(
+        dev_bits_per_byte, generator, story.session, dev, args.bpb_tokens
+    )
 
-    # Perplexity: the same blocks training evaluated on, when its settings are known.
+    # Perplexity: the same blocks training evaluated on, when its settings are known (models with controls).
     train_config = (training or {}).get("config", {})
     context = int(train_config.get("context") or min(256, story.manifest.max_context or 256))
     count = args.ppl_blocks or int(train_config.get("eval_blocks") or 192)
     config = StoryTrainConfig(data=corpus, out=corpus.parent, emotion_bundle=args.emotion_bundle, context=context,
                               eval_blocks=count)  # fmt: skip
-    blocks = dev_blocks(encode(generator.tokenizer, dev), config).ids  # prose only: every position is learned
-    print(f"perplexity: {len(blocks)} dev blocks of {context} tokens ...", flush=True)
-    ppl: dict[str, Any] = {"blocks": len(blocks), "context": context}
-    ppl["ort_bundle"] = await asyncio.to_thread(ort_perplexity, story.session, blocks)
-    hf = args.hf if args.hf is not None else corpus.parent / "best"
-    if str(hf) and (hf / "config.json").is_file():
-        try:
-            ppl["torch_fp32"] = await asyncio.to_thread(torch_perplexity, hf, blocks, args.threads)
-            ppl["torch_fp32_model"] = str(hf)
-        except ImportError as exc:
-            print(f"  torch fp32 perplexity skipped: {exc} (needs the export extra)")
-    if training is not None:
-        ppl["training_json"] = {
-            "best_dev_perplexity": training.get("best_dev_perplexity"),
-            "eval_blocks": train_config.get("eval_blocks"),
-            "bf16_autocast": train_config.get("bf16"),
-            "steps": training.get("steps"),
-        }
+    ppl: dict[str, Any] = {}
+    if not in_words:
+        blocks = dev_blocks(encode(generator.tokenizer, dev), config).ids  # prose only: every position is learned
+        print(f"perplexity: {len(blocks)} dev blocks of {context} tokens ...", flush=True)
+        ppl = {"blocks": len(blocks), "context": context}
+        ppl["ort_bundle"] = await asyncio.to_thread(ort_perplexity, story.session, blocks)
+        hf = args.hf if args.hf is not None else corpus.parent / "best"
+        if str(hf) and (hf / "config.json").is_file():
+            try:
+                ppl["torch_fp32"] = await asyncio.to_thread(torch_perplexity, hf, blocks, args.threads)
+                ppl["torch_fp32_model"] = str(hf)
+            except ImportError as exc:
+                print(f"  torch fp32 perplexity skipped: {exc} (needs the export extra)")
+        if training is not None:
+            ppl["training_json"] = {
+                "best_dev_perplexity": training.get("best_dev_perplexity"),
+                "eval_blocks": train_config.get("eval_blocks"),
+                "bf16_autocast": train_config.get("bf16"),
+                "steps": training.get("steps"),
+            }
     report["perplexity"] = ppl
 
     # Style classifier: the ceiling, on whole dev segments and on segments cut to a generation's length.
-    print(f"style classifier: training on {len(train)} segments ...", flush=True)
-    classifier = await asyncio.to_thread(StyleClassifier, train)
-    styles = sorted(story.manifest.control_tokens.styles)
+    classifier = judges.tfidf
+    styles = sorted(controls.styles) if not in_words else list(classifier.styles)
     report["style_classifier"] = {
         "model": "tf-idf 1-2 grams + logistic regression (balanced)",
         "train_segments": len(train),
@@ -386,15 +460,18 @@ async def _measure(args: argparse.Namespace, corpus: Path) -> dict[str, Any]:
     )
     runner = Runner(generator, sampling, args.max_tokens, concurrency=args.batch_size * 2)
     per_emotion = args.per_emotion or args.per_style
-    targets = [e for e in EKMAN_AXES if e in story.manifest.control_tokens.emotions]
+    targets = list(EKMAN_AXES) if in_words else [e for e in EKMAN_AXES if e in controls.emotions]
+    # Reranking needs a target the generator knows: a model without emotion tokens has none.
+    modes = ("control", "baseline") if in_words else ("control", "rerank", "baseline")
     started = time.perf_counter()
     try:
         print("generating ...", flush=True)
-        styled = await runner.run(style_requests(styles, args.per_style, args.seed, True), "style control")
+        styled = await runner.run(style_requests(styles, args.per_style, args.seed, True, in_words), "style control")
         unstyled = await runner.run(style_requests(styles, args.per_style, args.seed, False), "no control")
         by_mode = {}
-        for mode in ("control", "rerank", "baseline"):
-            by_mode[mode] = await runner.run(emotion_requests(targets, per_emotion, args.seed, mode), f"emotion {mode}")
+        for mode in modes:
+            requests = emotion_requests(targets, per_emotion, args.seed, mode, in_words)
+            by_mode[mode] = await runner.run(requests, f"emotion {mode}")
     finally:
         await models.close()
     seconds = time.perf_counter() - started
@@ -411,8 +488,7 @@ async def _measure(args: argparse.Namespace, corpus: Path) -> dict[str, Any]:
     report["diversity"] = {
         "style control": text_figures([g.text for g in styled]),
         "no control": text_figures([g.text for g in unstyled]),
-        "emotion control": text_figures([g.text for g in by_mode["control"]]),
-        "emotion rerank": text_figures([g.text for g in by_mode["rerank"]]),
+        **{f"emotion {mode}": text_figures([g.text for g in by_mode[mode]]) for mode in modes if mode != "baseline"},
         f"dev corpus (first {generated_words} words)": text_figures(reference),
     }
     report["style_classifier"]["dev_accuracy_cut"] = classifier.accuracy(
@@ -424,6 +500,11 @@ async def _measure(args: argparse.Namespace, corpus: Path) -> dict[str, Any]:
         "with_token": style_figures(classifier, styled, asked),
         "baseline_no_token": style_figures(classifier, unstyled, asked),  # same prompts and seeds, no token
     }
+    if judges.minilm is not None:
+        report["style_control_minilm"] = {
+            "with_token": style_figures(judges.minilm, styled, asked),
+            "baseline_no_token": style_figures(judges.minilm, unstyled, asked),
+        }
     report["emotion_control"] = {}
     for mode, generated in by_mode.items():
         asked = [targets[i // per_emotion] for i in range(len(generated))]
@@ -432,16 +513,23 @@ async def _measure(args: argparse.Namespace, corpus: Path) -> dict[str, Any]:
     report["samples"] = {
         "style control": samples(styled[:: args.per_style]),
         "no control": samples(unstyled[:: args.per_style]),
-        "emotion control": samples(by_mode["control"][:: per_emotion]),
-        "emotion rerank": samples(by_mode["rerank"][:: per_emotion]),
+        **{f"emotion {mode}": samples(by_mode[mode][::per_emotion]) for mode in modes if mode != "baseline"},
     }
     return report
 
 
 def print_report(report: dict[str, Any]) -> None:
     ppl = report["perplexity"]
-    print(f"\nstory quality: {report['bundle']['name']} ({report['bundle']['quantization']}), "
+    print(f"\nstory quality: {report['bundle']['name']} ({report['bundle']['quantization']}, {report['controls']}), "
           f"emotion model {report['emotion_bundle']}")  # fmt: skip
+    bpb = report["bits_per_byte"]
+    print(f"\nbits per byte on the dev works ({bpb['tokens']} tokens, {bpb['bytes']} bytes): {bpb['bits_per_byte']:.4f}")
+    if ppl:
+        _print_perplexity(ppl)
+    _print_rest(report)
+
+
+def _print_perplexity(ppl: dict[str, Any]) -> None:
     print(f"\ndev perplexity, {ppl['blocks']} blocks x {ppl['context']} tokens (controls on, as training evaluates)")
     print(f"  {'ORT bundle (as served)':<44}{ppl['ort_bundle']:>10.2f}")
     if "torch_fp32" in ppl:
@@ -451,6 +539,8 @@ def print_report(report: dict[str, Any]) -> None:
         label = f"training.json best (torch{', bf16 autocast' if info['bf16_autocast'] else ''})"
         print(f"  {label:<44}{info['best_dev_perplexity']:>10.2f}")
 
+
+def _print_rest(report: dict[str, Any]) -> None:
     print(f"\n{'diversity':<36}{'texts':>6}{'words':>7}{'distinct-1':>12}{'distinct-2':>12}{'rep. trigrams':>15}")
     for label, f in report["diversity"].items():
         print(f"  {label:<34}{f['texts']:>6}{f['mean_words']:>7.0f}{f['distinct_1']:>12.3f}"
@@ -459,23 +549,28 @@ def print_report(report: dict[str, Any]) -> None:
     sc = report["style_classifier"]
     print(f"\nstyle classifier ({sc['model']}): dev accuracy {sc['dev_accuracy']:.3f} on whole segments, "
           f"{sc['dev_accuracy_cut']:.3f} on their first {sc['cut_words']} words; chance {sc['chance']:.3f}")  # fmt: skip
-    control = report["style_control"]
-    styles = list(control["with_token"]["per_target"])
-    print(f"{'style accuracy':<36}{'with token':>12}{'no token':>12}{'no token: share predicted':>28}")
-    for style in styles:
-        print(f"  {style:<34}{control['with_token']['per_target'][style]:>12.3f}"
-              f"{control['baseline_no_token']['per_target'][style]:>12.3f}"
-              f"{control['baseline_no_token']['predicted_share'].get(style, 0.0):>28.3f}")  # fmt: skip
-    print(f"  {'overall':<34}{control['with_token']['overall']:>12.3f}{control['baseline_no_token']['overall']:>12.3f}")
+    for key, judge in (("style_control", "TF-IDF judge"), ("style_control_minilm", "MiniLM judge")):
+        if key not in report:
+            continue
+        control = report[key]
+        styles = list(control["with_token"]["per_target"])
+        print(f"{'style accuracy, ' + judge:<36}{'asked':>12}{'not asked':>12}{'not asked: share predicted':>28}")
+        for style in styles:
+            print(f"  {style:<34}{control['with_token']['per_target'][style]:>12.3f}"
+                  f"{control['baseline_no_token']['per_target'][style]:>12.3f}"
+                  f"{control['baseline_no_token']['predicted_share'].get(style, 0.0):>28.3f}")  # fmt: skip
+        print(f"  {'overall':<34}{control['with_token']['overall']:>12.3f}"
+              f"{control['baseline_no_token']['overall']:>12.3f}")  # fmt: skip
 
     emotion = report["emotion_control"]
-    print(f"\n{'emotion hit rate (top Ekman group)':<36}{'token':>10}{'token+rerank':>14}{'no control':>12}"
+    rerank = emotion.get("rerank", {"per_target": {}, "overall": math.nan})
+    print(f"\n{'emotion hit rate (top Ekman group)':<36}{'asked':>10}{'asked+rerank':>14}{'no control':>12}"
           f"{'no control: share':>19}")  # fmt: skip
     for target in emotion["control"]["per_target"]:
         print(f"  {target:<34}{emotion['control']['per_target'][target]:>10.3f}"
-              f"{emotion['rerank']['per_target'][target]:>14.3f}{emotion['baseline']['per_target'][target]:>12.3f}"
+              f"{rerank['per_target'].get(target, math.nan):>14.3f}{emotion['baseline']['per_target'][target]:>12.3f}"
               f"{emotion['baseline']['predicted_share'].get(target, 0.0):>19.3f}")  # fmt: skip
-    print(f"  {'overall':<34}{emotion['control']['overall']:>10.3f}{emotion['rerank']['overall']:>14.3f}"
+    print(f"  {'overall':<34}{emotion['control']['overall']:>10.3f}{rerank['overall']:>14.3f}"
           f"{emotion['baseline']['overall']:>12.3f}   (chance {emotion['chance']:.3f})")  # fmt: skip
     gen = report["generation"]
     s = gen["sampling"]
@@ -484,12 +579,42 @@ def print_report(report: dict[str, Any]) -> None:
           f"{gen['tokens']} tokens in {gen['seconds']:.0f} s ({gen['tokens_per_s']:.0f} tokens/s batched)")  # fmt: skip
 
 
+def print_comparison(reports: dict[str, dict[str, Any]]) -> None:
+    """One row per figure, one column per model, so the models read side by side."""
+
+    def figure(report: dict[str, Any], *path: str) -> float:
+        value: Any = report
+        for key in path:
+            if not isinstance(value, dict) or key not in value:
+                return math.nan
+            value = value[key]
+        return float(value)
+
+    rows = [
+        ("bits per byte, dev works", ("bits_per_byte", "bits_per_byte"), "{:.4f}"),
+        ("style accuracy, TF-IDF judge", ("style_control", "with_token", "overall"), "{:.1%}"),
+        ("style accuracy, MiniLM judge", ("style_control_minilm", "with_token", "overall"), "{:.1%}"),
+        ("emotion hit rate, asked", ("emotion_control", "control", "overall"), "{:.1%}"),
+        ("emotion hit rate, asked + rerank", ("emotion_control", "rerank", "overall"), "{:.1%}"),
+        ("distinct-2, styled samples", ("diversity", "style control", "distinct_2"), "{:.3f}"),
+        ("repeated trigrams, styled samples", ("diversity", "style control", "repeated_trigram_rate"), "{:.1%}"),
+        ("tokens/s, batched", ("generation", "tokens_per_s"), "{:.0f}"),
+    ]
+    names = list(reports)
+    print("\n" + f"{'side by side':<36}" + "".join(f"{name:>18}" for name in names))
+    for label, path, fmt in rows:
+        values = [figure(reports[name], *path) for name in names]
+        print(f"  {label:<34}" + "".join(f"{'-' if math.isnan(v) else fmt.format(v):>18}" for v in values))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """`python -m benchmarks` calls main() with no arguments: the defaults, or a skip message."""
     args = parse_args(argv or [])
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if not (args.bundle / "manifest.json").is_file():
-        print(f"no generation bundle at {args.bundle}; nothing to measure (pass --bundle DIR)")
+    bundles = dict(_named(item) for item in (args.bundle or [str(SAMPLE_MODELS / "story")]))
+    missing = [str(path) for path in bundles.values() if not (path / "manifest.json").is_file()]
+    if missing:
+        print(f"no generation bundle at {', '.join(missing)}; nothing to measure (pass --bundle DIR)")
         return
     if not (args.emotion_bundle / "manifest.json").is_file():
         print(f"no emotion bundle at {args.emotion_bundle}; nothing to measure (pass --emotion-bundle DIR)")
@@ -499,11 +624,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"no story corpus ({args.corpus or ' or '.join(map(str, CORPUS_CANDIDATES))}: train.jsonl, dev.jsonl);"
               " skipping (pass --corpus OUT/corpus of `storyteller train story`)")  # fmt: skip
         return
-    report = asyncio.run(_measure(args, corpus))
-    print_report(report)
+    print("style judges: training TF-IDF on the corpus's train split ...", flush=True)
+    judges = Judges(StyleClassifier(read_jsonl(corpus / "train.jsonl")), None)
+    if args.judge is not None:
+        from export.style_judge import StyleJudge
+
+        judges.minilm = StyleJudge(args.judge, threads=args.threads)
+    reports = {}
+    for name, bundle in bundles.items():
+        reports[name] = asyncio.run(_measure(args, corpus, bundle, judges))
+        print_report(reports[name])
+    if len(reports) > 1:
+        print_comparison(reports)
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+        args.json.write_text(json.dumps(reports, indent=2, ensure_ascii=False))
         print(f"figures written to {args.json}")
+
+
+def _named(item: str) -> tuple[str, Path]:
+    name, sep, folder = item.partition("=")
+    return (name, Path(folder)) if sep else (Path(item).name, Path(item))
 
 
 if __name__ == "__main__":
