@@ -287,7 +287,7 @@ def emotion_requests(
         Request(
             opening(i), "", "" if mode == "baseline" else target, 4 if mode == "rerank" else 1,
             seed * 1_000_000 + offset + t * per_target + i + 1, in_words,
-        )  # fmt: skip
+        )
         for t, target in enumerate(targets)
         for i in range(per_target)
     ]
