@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -261,7 +262,13 @@ def _manifest(
 
 
 def _chat_format(tokenizer: PreTrainedTokenizerFast) -> dict[str, str] | None:
+    """The chat layout NPC lines are written in; a template that cannot hold a system and a user
+    message leaves the model on prose prompts, which every causal LM can serve."""
     from export.story_base import chat_format_of
 
-    chat = chat_format_of(tokenizer)
+    try:
+        chat = chat_format_of(tokenizer)
+    except ExportError as exc:
+        warnings.warn(f"{exc}; the bundle will be served with prose prompts", stacklevel=2)
+        return None
     return chat.as_manifest() if chat is not None else None

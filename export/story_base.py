@@ -27,7 +27,7 @@ import torch
 from export.base_model import LICENSE_FILE, PROVENANCE_FILE
 from export.errors import ExportError
 from export.story_tokenizer import END_OF_TEXT, control_tokens
-from narrative.chat_format import REPLY_SENTINEL, SYSTEM_SENTINEL, USER_SENTINEL, ChatFormat, ChatFormatError
+from narrative.chat_format import REPLY_SENTINEL, SYSTEM_SENTINEL, USER_SENTINEL, ChatFormat
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerFast
@@ -47,7 +47,7 @@ def chat_format_of(tokenizer: PreTrainedTokenizerFast) -> ChatFormat | None:
         prompt = tokenizer.apply_chat_template([system, user], tokenize=False, add_generation_prompt=True)
         conversation = tokenizer.apply_chat_template([system, user, reply], tokenize=False)
         return ChatFormat.from_rendered(prompt, conversation)
-    except (ChatFormatError, ValueError, TypeError) as exc:
+    except Exception as exc:  # a Jinja template fails in its own ways (TemplateError, UndefinedError, ...)
         raise ExportError(f"the tokenizer's chat template cannot be used for NPC lines: {exc}") from exc
 
 

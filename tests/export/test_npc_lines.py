@@ -88,3 +88,16 @@ def test_examples_name_speaker_listener_scene_intent_and_earlier_lines(tmp_path)
     felt = with_feelings(examples, ["fear", "surprise", "neutral"])
     assert [e.brief.feeling for e in felt] == ["fear", "surprise", "neutral"]
     assert corpus_examples([Work("horror", "inn", path)]) == examples
+
+
+def test_a_template_without_a_system_role_leaves_the_bundle_on_prose_prompts(tokenizer):
+    from export.pipeline import _chat_format
+
+    strict = tokenizer.__class__.from_pretrained(tokenizer.name_or_path)
+    strict.chat_template = (
+        "{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('no system role') }}{% endif %}"
+        "{{ m['content'] }}{% endfor %}"
+    )
+    with pytest.warns(UserWarning, match="prose prompts"):
+        assert _chat_format(strict) is None
+    assert _chat_format(tokenizer) == chat_format_of(tokenizer).as_manifest()
