@@ -338,7 +338,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "without control tokens is asked for style and emotion in words",
     )  # fmt: skip
     parser.add_argument("--judge", type=Path, help="a style judge from `storyteller train style-judge`, beside TF-IDF")
-    parser.add_argument("--bpb-tokens", type=int, default=4096, help="tokens of each dev work for bits per byte")
+    parser.add_argument("--bpb-chars", type=int, default=16_000, help="characters of each dev work for bits per byte")
     parser.add_argument(
         "--corpus", type=Path, help="OUT/corpus of `storyteller train story` (train.jsonl, dev.jsonl); "
         f"default: the first of {', '.join(map(str, CORPUS_CANDIDATES))} that exists",
@@ -372,9 +372,9 @@ class Judges:
     minilm: Any | None  # export.style_judge.StyleJudge
 
 
-def dev_bits_per_byte(generator: Any, session: Any, dev: Sequence[Segment], tokens_per_work: int) -> dict[str, Any]:
-    """Bits per byte of the bundle on the dev works' text (the first tokens of each work, no controls):
-    tokenizer-independent, so models with different vocabularies compare (export.bits_per_byte)."""
+def dev_bits_per_byte(generator: Any, session: Any, dev: Sequence[Segment], chars_per_work: int) -> dict[str, Any]:
+    """Bits per byte of the bundle on the dev works' text (the first characters of each work, no
+    controls): the same bytes for every model, whatever its tokenizer (export.bits_per_byte)."""
     from transformers import PreTrainedTokenizerFast
 
     from export.bits_per_byte import EvalText, bits_per_byte, tokenize
@@ -383,9 +383,9 @@ def dev_bits_per_byte(generator: Any, session: Any, dev: Sequence[Segment], toke
     works: dict[str, list[str]] = {}
     for segment in dev:
         works.setdefault(segment.work, []).append(segment.text)
-    texts = [EvalText(work, "\n\n".join(parts)) for work, parts in sorted(works.items())]
+    texts = [EvalText(work, "\n\n".join(parts)[:chars_per_work]) for work, parts in sorted(works.items())]
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=generator.tokenizer)
-    data = tokenize(tokenizer, texts, tokens_per_work, min(1024, generator.max_context))
+    data = tokenize(tokenizer, texts, chars_per_work, min(1024, generator.max_context))  # every token of the cut
     value = bits_per_byte(OrtDecoder(session), data)
     return {"bits_per_byte": value, "works": list(data.names), "tokens": data.tokens, "bytes": data.bytes}
 
@@ -411,7 +411,7 @@ async def _measure(args: argparse.Namespace, corpus: Path, bundle: Path, judges:
     }
     print(f"bits per byte on the dev works ({bundle}) ...", flush=True)
     report["bits_per_byte"] = await asyncio.to_thread(
-        dev_bits_per_byte, generator, story.session, dev, args.bpb_tokens
+        dev_bits_per_byte, generator, story.session, dev, args.bpb_chars
     )
 
     # Perplexity: the same blocks training evaluated on, when its settings are known (models with controls).
