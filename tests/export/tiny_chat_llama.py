@@ -11,7 +11,7 @@ import json
 import zipfile
 from pathlib import Path
 
-from tests.export.tiny_models import SENTENCES
+from tests.export.tiny_models import _byte_level_tokenizer
 
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHAT_TEMPLATE = (
@@ -26,17 +26,9 @@ LICENCE = "Apache License, Version 2.0 (tiny test copy)\n"
 def build_tiny_chat_llama(folder: Path, seed: int = 0) -> Path:
     """LlamaForCausalLM: 2 layers x 64 wide, 4 heads / 2 KV heads, byte-level BPE of ~400 with ChatML tokens."""
     import torch
-    from tokenizers import Tokenizer, decoders, pre_tokenizers, trainers
-    from tokenizers.models import BPE
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    tokenizer = Tokenizer(BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    tokenizer.train_from_iterator(SENTENCES * 3, trainer)
+    tokenizer = _byte_level_tokenizer(400, SPECIALS)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, bos_token="<|im_start|>", eos_token="<|im_end|>", pad_token="<|im_end|>",
         unk_token="<|endoftext|>", model_input_names=["input_ids", "attention_mask"], model_max_length=1024,
