@@ -7,7 +7,7 @@ tell a model that follows its style token from one that does not. So the judge i
 encoder the emotion model starts from, fine-tuned on passages of the training works cut to the
 length generations have, and scored on passages of the held-out dev works (split by work, as
 the story model's corpus is: a judge that had seen a dev book would recognise the book, not the
-genre). Genres are balanced by sampling the same number of passages from each.
+genre). Genres are balanced by sampling the same number of passages from each, spread over its works.
 """
 
 from __future__ import annotations
@@ -56,14 +56,23 @@ def passages(segments: Sequence[Segment], words: int) -> list[tuple[str, str]]:
     return found
 
 
-def _balanced(items: list[tuple[str, str]], per_style: int, rng: np.random.Generator) -> list[tuple[str, str]]:
-    by_style: dict[str, list[tuple[str, str]]] = {}
-    for item in items:
-        by_style.setdefault(item[0], []).append(item)
-    chosen = []
-    for group in by_style.values():
-        picks = rng.choice(len(group), size=per_style, replace=len(group) < per_style)
-        chosen += [group[i] for i in picks]
+def _balanced(segments: Sequence[Segment], words: int, per_style: int, rng: np.random.Generator) -> list[tuple[str, str]]:
+    """`per_style` passages of each style, spread evenly over the style's works.
+
+    Drawing by work keeps one long book from defining its genre: the judge is scored on works it
+    never saw, so what it learns must be what a genre's works share.
+    """
+    by_style: dict[str, dict[str, list[Segment]]] = {}
+    for segment in segments:
+        by_style.setdefault(segment.style, {}).setdefault(segment.work, []).append(segment)
+    chosen: list[tuple[str, str]] = []
+    for works in by_style.values():
+        shares = np.full(len(works), per_style // len(works))
+        shares[: per_style % len(works)] += 1
+        for share, group in zip(shares.tolist(), works.values(), strict=True):
+            found = passages(group, words)
+            picks = rng.choice(len(found), size=share, replace=len(found) < share)
+            chosen += [found[i] for i in picks]
     order = rng.permutation(len(chosen))
     return [chosen[i] for i in order]
 
@@ -102,7 +111,7 @@ def train_style_judge(config: StyleJudgeConfig, progress: bool = True) -> dict:
     except FileNotFoundError as exc:
         raise ExportError(f"--corpus {config.corpus}: {exc.filename} not found (run `storyteller train story` first)") from None
     rng = np.random.default_rng(config.seed)
-    train_items = _balanced(passages(train, config.passage_words), config.per_style, rng)
+    train_items = _balanced(train, config.passage_words, config.per_style, rng)
     dev_items = passages(dev, config.passage_words)
     styles = sorted({style for style, _ in train_items})
     if not dev_items or {style for style, _ in dev_items} - set(styles):

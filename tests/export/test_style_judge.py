@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import random
 
+import numpy as np
 import pytest
 
 from export.errors import ExportError
 from export.story_corpus import Segment, write_jsonl
-from export.style_judge import StyleJudge, StyleJudgeConfig, passages, train_style_judge
+from export.style_judge import StyleJudge, StyleJudgeConfig, _balanced, passages, train_style_judge
 from tests.export.tiny_models import build_tiny_bert
 
 # Words the tiny model's vocabulary (trained on tiny_models.SENTENCES) has whole.
@@ -31,6 +32,16 @@ def _segments(work: str, seed: int) -> list[Segment]:
 def test_passages_are_whole_runs_of_words():
     segment = Segment("w", "horror", " ".join(str(i) for i in range(25)))
     assert passages([segment], 10) == [("horror", "0 1 2 3 4 5 6 7 8 9"), ("horror", "10 11 12 13 14 15 16 17 18 19")]
+
+
+def test_each_style_draws_evenly_from_its_works_however_long_they_are():
+    long_book = [Segment("long", "horror", "night " * 600)]
+    short_book = [Segment("short", "horror", "dark " * 40)]
+    other = [Segment("tale", "fairy_tale", "knight " * 100)]
+    chosen = _balanced(long_book + short_book + other, 10, 20, np.random.default_rng(0))
+    horror = [text for style, text in chosen if style == "horror"]
+    assert len(horror) == 20 and len(chosen) == 40
+    assert sum(text.startswith("dark") for text in horror) == 10  # the 4-passage book is drawn as often
 
 
 def test_judge_tells_apart_genres_of_works_it_never_saw(tmp_path):
