@@ -81,15 +81,8 @@ class GroundedWriter:
     ) -> AsyncGenerator[str | Written]:
         """Prose for the session's current beat; `params` carries sampling and the request's style."""
         session = self._sessions.get(session_id)
-        graph, state = session.graph, session.state
-        context = build_context(graph, state)
-        beat = graph.beat(state.current_beat)
-        arc = [beat.target_emotion[c] for c in state.present if c in beat.target_emotion]
-        style, emotion, warnings = _controls(story, params.style, context.style, "", arc[0] if arc else "")
-        prompt = _fit(story, lambda chars: narration_prompt(context, cast(EkmanLabel | None, emotion or None), chars), params.max_new_tokens)
-        params = replace(params, style=style, target_emotion=emotion)
         async with contextlib.aclosing(
-            _write(story, graph, state, prompt, params, None, warnings, deadline, started)
+            narration_in_state(story, session.graph, session.state, params, deadline, started)
         ) as items:
             async for item in items:
                 yield item
@@ -218,6 +211,29 @@ async def line_in_state(
     params = replace(params, style=style, target_emotion=emotion)
     async with contextlib.aclosing(
         _write(story, graph, state, prompt, params, ask.character_id, warnings, deadline, started)
+    ) as items:
+        async for item in items:
+            yield item
+
+
+async def narration_in_state(
+    story: StoryGenerator,
+    graph: PlotGraph,
+    state: SessionState,
+    params: GenerationParams,
+    deadline: float | None = None,
+    started: float | None = None,
+) -> AsyncGenerator[str | Written]:
+    """Prose for `state`'s beat (no session): the Narrate RPC's writing step, and what tools that
+    narrate arbitrary beats use. The beat's style and arc emotion steer unless `params` names others."""
+    context = build_context(graph, state)
+    beat = graph.beat(state.current_beat)
+    arc = [beat.target_emotion[c] for c in state.present if c in beat.target_emotion]
+    style, emotion, warnings = _controls(story, params.style, context.style, "", arc[0] if arc else "")
+    prompt = _fit(story, lambda chars: narration_prompt(context, cast(EkmanLabel | None, emotion or None), chars), params.max_new_tokens)
+    params = replace(params, style=style, target_emotion=emotion)
+    async with contextlib.aclosing(
+        _write(story, graph, state, prompt, params, None, warnings, deadline, started)
     ) as items:
         async for item in items:
             yield item
